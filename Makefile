@@ -1,0 +1,43 @@
+# Lumbung build and test entry points. `make test` is what CI runs (.ci/run).
+GO ?= go
+PKGS := ./...
+
+.PHONY: all build test test-short vet fuzz-smoke cross bench demo
+
+all: build
+
+build:
+	$(GO) build -o lumbung ./cmd/lumbung
+
+demo:
+	$(GO) run ./cmd/lumbung demo
+
+# The whole suite: static checks, unit and integration tests with the race
+# detector, the kill -9 crash test, a short fuzz pass over every decoder, and
+# cross-compilation for every supported platform.
+test: vet
+	$(GO) test -race -timeout 30m $(PKGS)
+	LUMBUNG_CRASH_ITERATIONS=$${LUMBUNG_CRASH_ITERATIONS:-25} $(GO) test -timeout 20m -run 'TestCrash' -count=1 ./internal/crashtest/
+	$(MAKE) fuzz-smoke
+	$(MAKE) cross
+
+# Fast, hermetic unit tests only.
+test-short:
+	$(GO) test -short $(PKGS)
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet $(PKGS)
+	GOOS=windows GOARCH=amd64 $(GO) vet $(PKGS)
+
+FUZZTIME ?= 20000x
+fuzz-smoke:
+	FUZZTIME=$(FUZZTIME) scripts/fuzz-smoke.sh
+
+cross:
+	GOOS=linux GOARCH=amd64 $(GO) build -o /dev/null ./cmd/lumbung
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/lumbung
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/lumbung
+
+bench:
+	bench/run.sh

@@ -1,0 +1,293 @@
+# shellcheck shell=bash disable=SC2034 # M_* results are read by the scripts that source this file
+# Shared helpers for bench/run.sh and bench/growth.sh. Sourced, not executed.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_DIR=${BENCH_DIR:-/tmp/lumbung-bench}
+BENCH_SEED=${BENCH_SEED:-1}
+RESULTS_DIR=$BENCH_DIR/results
+STATE_DIR=$BENCH_DIR/state
+LOG_DIR=$BENCH_DIR/logs
+BIN_DIR=$BENCH_DIR/bin
+LUMBUNG=${LUMBUNG_BIN:-$BENCH_DIR/lumbung} # LUMBUNG_BIN: use this binary instead of building ./cmd/lumbung
+CORPUS_BIN=$BIN_DIR/corpus
+SQL_REL=db/dukcapil_penduduk.sql # a file every corpus has; used to find restored trees
+
+# Passwords are fixed benchmark values unless the caller sets them.
+export LUMBUNG_PASSWORD=${LUMBUNG_PASSWORD:-lumbung-bench-password}
+export RESTIC_PASSWORD=${RESTIC_PASSWORD:-lumbung-bench-password}
+export BORG_PASSPHRASE=${BORG_PASSPHRASE:-lumbung-bench-password}
+export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=no
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() {
+	printf '\n[bench] FATAL: %s\n' "$*" >&2
+	exit 1
+}
+
+has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
+
+check_tools() {
+	local t
+	for t in $TOOLS; do
+		case $t in
+		lumbung | restic | borg) ;;
+		*) die "unknown tool '$t' in TOOLS (known: lumbung restic borg)" ;;
+		esac
+	done
+	[[ -n ${TOOLS// /} ]] || die "TOOLS is empty"
+}
+
+# apt_install PKG... — install Debian packages, running apt-get update once if
+# the first attempt fails (fresh machines often have no package lists).
+apt_install() {
+	local sudo=()
+	[[ $EUID -eq 0 ]] || sudo=(sudo)
+	command -v apt-get >/dev/null || die "need $* but apt-get is not available; install them by hand"
+	log "installing $* with apt-get"
+	export DEBIAN_FRONTEND=noninteractive
+	if ! "${sudo[@]}" apt-get install -y -qq "$@" >"$LOG_DIR/apt.log" 2>&1; then
+		"${sudo[@]}" apt-get update -qq >>"$LOG_DIR/apt.log" 2>&1 || true
+		"${sudo[@]}" apt-get install -y -qq "$@" >>"$LOG_DIR/apt.log" 2>&1 ||
+			{ tail -n 20 "$LOG_DIR/apt.log" >&2; die "apt-get install $* failed (log: $LOG_DIR/apt.log)"; }
+	fi
+}
+
+ensure_deps() {
+	local pkgs=()
+	[[ -x /usr/bin/time ]] || pkgs+=(time)
+	has_tool restic && ! command -v restic >/dev/null && pkgs+=(restic)
+	has_tool borg && ! command -v borg >/dev/null && pkgs+=(borgbackup)
+	command -v diff >/dev/null || pkgs+=(diffutils)
+	((${#pkgs[@]} == 0)) || apt_install "${pkgs[@]}"
+	/usr/bin/time -f '%e' true 2>/dev/null || die "/usr/bin/time is not GNU time"
+	command -v go >/dev/null || die "go is not installed"
+}
+
+setup_dirs() {
+	mkdir -p "$BENCH_DIR" "$RESULTS_DIR" "$STATE_DIR" "$LOG_DIR" "$BIN_DIR"
+}
+
+build_binaries() {
+	log "building corpus generator"
+	(cd "$ROOT" && go build -o "$CORPUS_BIN" ./bench/corpus) || die "building bench/corpus failed"
+	if has_tool lumbung && [[ -n ${LUMBUNG_BIN:-} ]]; then
+		[[ -x $LUMBUNG_BIN ]] || die "LUMBUNG_BIN=$LUMBUNG_BIN is not executable"
+		log "using prebuilt lumbung: $LUMBUNG_BIN"
+	elif has_tool lumbung; then
+		log "building lumbung (go build -o $LUMBUNG ./cmd/lumbung)"
+		(cd "$ROOT" && go build -o "$LUMBUNG" ./cmd/lumbung) || die "building ./cmd/lumbung failed"
+	fi
+}
+
+# make_corpus DIR SIZE [fresh] — (re)generate the corpus unless DIR already
+# holds one made by the same generator source, seed and size.
+make_corpus() {
+	local dir=$1 size=$2 fresh=${3:-}
+	local stamp="$dir.stamp" want
+	want="seed=$BENCH_SEED size=$size gen=$(cat "$ROOT"/bench/corpus/*.go | sha256sum | cut -c1-16)"
+	if [[ -z $fresh && -d $dir && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+		log "reusing corpus $dir ($want)"
+		return
+	fi
+	rm -rf "$dir" "$stamp"
+	log "generating corpus $dir (size $size, seed $BENCH_SEED)"
+	"$CORPUS_BIN" -dir "$dir" -size "$size" -seed "$BENCH_SEED" >&2 || die "corpus generation failed"
+	echo "$want" >"$stamp"
+}
+
+corpus_summary() { # DIR -> "FILES BYTES"
+	local files bytes
+	files=$(find "$1" -type f | wc -l)
+	bytes=$(du -sb "$1" | cut -f1)
+	echo "$files $bytes"
+}
+
+# warm_cache DIR — read every file once so all tools start from a warm page cache.
+warm_cache() {
+	local t0=$SECONDS
+	find "$1" -type f -print0 | xargs -0 cat >/dev/null
+	log "page cache warmed: read $1 ($((SECONDS - t0))s)"
+}
+
+# tool_env TOOL — per-tool private cache/config dirs under $STATE_DIR so no
+# state leaks in from earlier runs or from the user's home.
+tool_env() {
+	local st=$STATE_DIR/$1
+	export XDG_CACHE_HOME=$st/cache XDG_CONFIG_HOME=$st/config
+	export RESTIC_CACHE_DIR=$st/cache/restic
+	export BORG_BASE_DIR=$st/borg
+	mkdir -p "$XDG_CACHE_HOME" "$XDG_CONFIG_HOME"
+}
+
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+NCPU=$(nproc)
+BENCH_WAIT_IDLE=${BENCH_WAIT_IDLE:-120}
+BENCH_MAX_NOISE=${BENCH_MAX_NOISE:-0.15}
+
+# cpu_busy -> "BUSY STEAL" in clock ticks, summed over all CPUs.
+cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $9; exit}' /proc/stat; }
+
+# wait_idle — wait up to BENCH_WAIT_IDLE seconds (0: don't) for a 2-second
+# window in which the machine is less than 10% busy, so that other work on a
+# shared machine does not end up in the numbers.
+wait_idle() {
+	((BENCH_WAIT_IDLE > 0)) || return 0
+	local deadline=$((SECONDS + BENCH_WAIT_IDLE)) b0 s0 b1 s1 pct said=0
+	while :; do
+		read -r b0 s0 < <(cpu_busy)
+		sleep 2
+		read -r b1 s1 < <(cpu_busy)
+		pct=$(((b1 - b0) * 100 / (2 * HZ * NCPU)))
+		if ((pct < 10)); then
+			((said == 0)) || log "machine idle; going on"
+			return 0
+		fi
+		if ((SECONDS >= deadline)); then
+			log "WARNING: machine still ${pct}% busy after waiting ${BENCH_WAIT_IDLE}s; measuring anyway"
+			return 0
+		fi
+		((said++ % 15 == 0)) && log "machine ${pct}% busy (other work running); waiting up to ${BENCH_WAIT_IDLE}s for it to go idle"
+	done
+}
+
+# noisy — true if, during the last measure, the rest of the machine used more
+# than BENCH_MAX_NOISE of the CPU capacity (wall × nproc).
+noisy() { awk -v o="$M_OTHER" -v w="$M_WALL" -v n="$NCPU" -v f="$BENCH_MAX_NOISE" 'BEGIN{exit !(o > f * w * n)}'; }
+
+# measure LOG CMD... — run CMD under GNU time after a sync; sets M_WALL,
+# M_USER, M_SYS, M_CPU (seconds), M_RSS (KiB, peak RSS of the largest
+# process), M_OTHER and M_STEAL (seconds of CPU used by everything else / stolen
+# by the hypervisor meanwhile). Runs in $M_CWD if set. Dies loudly if CMD fails.
+measure() {
+	local logf=$1
+	shift
+	local tf=$LOG_DIR/.time.$$ rc=0 b0 s0 b1 s1
+	sync
+	wait_idle
+	read -r b0 s0 < <(cpu_busy)
+	if [[ -n ${M_CWD:-} ]]; then
+		(cd "$M_CWD" && /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@") >"$logf" 2>&1 || rc=$?
+	else
+		/usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$logf" 2>&1 || rc=$?
+	fi
+	if ((rc != 0)); then
+		printf '\n[bench] command failed (exit %d): %s\n--- last lines of %s ---\n' "$rc" "$*" "$logf" >&2
+		tail -n 25 "$logf" >&2
+		die "$* failed"
+	fi
+	read -r b1 s1 < <(cpu_busy)
+	read -r M_WALL M_USER M_SYS M_RSS < <(tail -n 1 "$tf")
+	M_CPU=$(awk -v u="$M_USER" -v s="$M_SYS" 'BEGIN{printf "%.2f", u+s}')
+	# CPU time the rest of the machine used meanwhile (other processes and
+	# kernel threads; includes writeback) and hypervisor steal: a noise gauge.
+	M_OTHER=$(awk -v b=$((b1 - b0)) -v c="$M_CPU" -v hz="$HZ" 'BEGIN{x = b/hz - c; if (x < 0) x = 0; printf "%.2f", x}')
+	M_STEAL=$(awk -v s=$((s1 - s0)) -v hz="$HZ" 'BEGIN{printf "%.2f", s/hz}')
+	rm -f "$tf"
+}
+
+# Per-tool commands. REPO, CORPUS and (for restore) TARGET are globals.
+tool_init() {
+	case $1 in
+	lumbung) measure "$LOG_DIR/$1-init.log" "$LUMBUNG" init --repo "$REPO" ;;
+	restic) measure "$LOG_DIR/$1-init.log" restic -r "$REPO" init ;;
+	borg) measure "$LOG_DIR/$1-init.log" borg init --encryption=repokey-blake2 "$REPO" ;;
+	esac
+}
+
+# tool_backup TOOL N LOGNAME — N numbers the backup (borg archive name).
+tool_backup() {
+	local logf=$LOG_DIR/$3.log
+	case $1 in
+	lumbung) measure "$logf" "$LUMBUNG" backup --repo "$REPO" "$CORPUS" ;;
+	restic) measure "$logf" restic -r "$REPO" backup "$CORPUS" ;;              # default compression: auto
+	borg) measure "$logf" borg create "$REPO::backup-$2" "$CORPUS" ;;           # default compression: lz4
+	esac
+}
+
+# tool_restore TOOL N LOGNAME — restore the latest backup (number N) into an
+# empty $TARGET.
+tool_restore() {
+	local logf=$LOG_DIR/$3.log
+	rm -rf "$TARGET"
+	mkdir -p "$TARGET"
+	case $1 in
+	lumbung) measure "$logf" "$LUMBUNG" restore --repo "$REPO" latest --target "$TARGET" ;;
+	restic) measure "$logf" restic -r "$REPO" restore latest --target "$TARGET" ;;
+	borg) M_CWD=$TARGET measure "$logf" borg extract "$REPO::backup-$2" ;;
+	esac
+}
+
+repo_bytes() { du -sb "$1" | cut -f1; }
+
+# verify_restore TOOL — the restored tree must be byte-identical to $CORPUS.
+verify_restore() {
+	local tool=$1 restored="" cand
+	for cand in "$TARGET/${CORPUS#/}" "$TARGET/$(basename "$CORPUS")" "$TARGET"; do
+		if [[ -f $cand/$SQL_REL ]]; then
+			restored=$cand
+			break
+		fi
+	done
+	[[ -n $restored ]] || die "$tool restore: cannot find the restored corpus under $TARGET (looked for */$SQL_REL)"
+	local t0=$SECONDS
+	if ! diff -r -q "$CORPUS" "$restored" >"$LOG_DIR/$tool-verify.log" 2>&1; then
+		head -n 20 "$LOG_DIR/$tool-verify.log" >&2
+		die "RESTORE MISMATCH for $tool: $restored differs from $CORPUS (full list: $LOG_DIR/$tool-verify.log)"
+	fi
+	# Metadata is not part of the pass/fail verdict, but say when it differs.
+	local meta_a meta_b
+	meta_a=$(cd "$CORPUS" && find . -printf '%p %y %m %s %T@\n' | awk '{sub(/\..*$/, "", $5); print}' | sort)
+	meta_b=$(cd "$restored" && find . -printf '%p %y %m %s %T@\n' | awk '{sub(/\..*$/, "", $5); print}' | sort)
+	if [[ $meta_a != "$meta_b" ]]; then
+		diff <(echo "$meta_a") <(echo "$meta_b") >"$LOG_DIR/$tool-verify-meta.log" || true
+		log "WARNING: $tool restore: contents identical, but modes/mtimes differ for $(grep -c '^<' "$LOG_DIR/$tool-verify-meta.log") entries (see $LOG_DIR/$tool-verify-meta.log)"
+		VERIFY_NOTE="content OK, metadata differs"
+	else
+		VERIFY_NOTE="content+metadata OK"
+	fi
+	log "$tool restore verified: $VERIFY_NOTE ($((SECONDS - t0))s)"
+}
+
+tool_version() {
+	case $1 in
+	lumbung)
+		local v
+		v=$("$LUMBUNG" version 2>/dev/null | head -n 1) || v=""
+		[[ -n $v ]] || v="lumbung (built from $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'an uncommitted tree'))"
+		echo "$v"
+		;;
+	restic) restic version | head -n 1 ;;
+	borg) borg --version | head -n 1 ;;
+	esac
+}
+
+machine_info() { # prints "key: value" lines
+	echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "cpus (nproc): $(nproc)"
+	echo "cpu model: $(awk -F': *' '/^model name/{print $2; exit}' /proc/cpuinfo)"
+	echo "ram: $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
+	echo "kernel: $(uname -sr)"
+	echo "os: $( (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown)"
+	echo "filesystem: $(df -T "$BENCH_DIR" | awk 'NR==2{print $2" on "$1}')"
+	echo "go: $(go version)"
+	echo "lumbung commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'none (uncommitted tree)')"
+	local t
+	for t in $TOOLS; do
+		echo "$t: $(tool_version "$t")"
+	done
+}
+
+# fmt helpers (awk does the floating point)
+mib() { awk -v b="$1" 'BEGIN{printf "%.1f", b/1048576}'; }
+kib2mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "n/a"; else printf "%.2f", a/b }'; }
+# check VALUE OP TARGET -> PASS/FAIL (OP is >= or <=)
+check() {
+	awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN{
+		if (v == "n/a") { print "n/a"; exit }
+		ok = (op == ">=") ? (v+0 >= t+0) : (v+0 <= t+0)
+		print ok ? "PASS" : "FAIL" }'
+}
+json_num() { if [[ $1 == n/a ]]; then echo null; else echo "$1"; fi; }
+json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }

@@ -1,0 +1,17 @@
+package main
+
+import (
+	"context"
+
+	"github.com/lumbung-id/lumbung/internal/demo"
+)
+
+func runDemo(ctx context.Context, e *env, args []string) error {
+	f := newFlags("demo")
+	dir := f.String("dir", "", "work in this `DIR` (default: a new temporary directory, kept for you to explore)")
+	size := f.Int("size-mib", 64, "approximate size of the sample data in MiB")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	return demo.Run(ctx, demo.Options{Dir: *dir, SizeMiB: *size, Out: e.stdout, JSON: f.json, Stderr: e.stderr})
+}

@@ -1,0 +1,350 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/lumbung-id/lumbung/internal/backend/mem"
+	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/ui"
+)
+
+func newRepo(t *testing.T) *repository.Repository {
+	t.Helper()
+	repo, err := repository.Init(context.Background(), mem.New(), []byte("pw"), repository.Options{KDF: crypto.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+func writeFile(t *testing.T, name string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func randomData(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func makeSource(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "empty"), nil)
+	writeFile(t, filepath.Join(dir, "small.txt"), []byte("halo dunia\n"))
+	writeFile(t, filepath.Join(dir, "big.bin"), randomData(1, 9<<20+123))
+	writeFile(t, filepath.Join(dir, "sql", "dump.sql"), bytes.Repeat([]byte("INSERT INTO penduduk VALUES (1,'Budi');\n"), 200000))
+	for i := range 50 {
+		writeFile(t, filepath.Join(dir, "surat", strings.Repeat("x", i%7+1)+string(rune('a'+i%26))+".txt"), randomData(uint64(i), i*100))
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "kosong", "dalam"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("small.txt", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(dir, "small.txt"), filepath.Join(dir, "hardlink.txt")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "caf\xe9 \n odd.tmp"), []byte("odd name"))
+	return dir
+}
+
+// readBack reconstructs every regular file of a snapshot from the repository.
+func readBack(t *testing.T, repo *repository.Repository, tree crypto.ID, dir string, out map[string][]byte) {
+	t.Helper()
+	tr, err := repo.LoadTree(context.Background(), tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range tr.Nodes {
+		p := dir + "/" + n.Name
+		switch n.Type {
+		case repository.NodeDir:
+			out[p+"/"] = nil
+			readBack(t, repo, n.Subtree, p, out)
+		case repository.NodeFile:
+			if n.Error != "" {
+				continue
+			}
+			var data []byte
+			for _, id := range n.Content {
+				data, err = repo.LoadBlob(context.Background(), id, data)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if uint64(len(data)) != n.Size {
+				t.Fatalf("%s: %d bytes, node says %d", p, len(data), n.Size)
+			}
+			out[p] = data
+		case repository.NodeSymlink:
+			out[p] = []byte("-> " + n.LinkTarget)
+		}
+	}
+}
+
+// readSource reads the source tree in the same shape as readBack.
+func readSource(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(p)
+		switch {
+		case d.IsDir():
+			out[key+"/"] = nil
+		case d.Type()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			out[key] = []byte("-> " + target)
+		default:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[key] = data
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestBackupContentAndRebackup(t *testing.T) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	src := makeSource(t)
+	res, err := Backup(ctx, repo, []string{src}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	readBack(t, repo, res.Snapshot.Tree, "", got)
+	want := readSource(t, src)
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok {
+			t.Errorf("missing %q", p)
+			continue
+		}
+		if !bytes.Equal(g, w) {
+			t.Errorf("%q differs", p)
+		}
+	}
+	// Only the ancestors of src are extra.
+	for p := range got {
+		if _, ok := want[p]; !ok && !strings.HasPrefix(src, strings.TrimSuffix(p, "/")) {
+			t.Errorf("unexpected %q", p)
+		}
+	}
+	s := res.Snapshot.Summary
+	if s.FilesNew == 0 || s.FilesUnchanged != 0 || s.DataAdded == 0 {
+		t.Fatalf("first backup summary: %+v", s)
+	}
+
+	// Unchanged tree: nothing read, nothing added, same root.
+	res2, err := Backup(ctx, repo, []string{src}, Options{Parent: res.Snapshot, ParentID: res.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2 := res2.Snapshot.Summary
+	// Ancestors of src (/tmp...) may change under other processes; src's
+	// own trees must not.
+	if s2.FilesNew != 0 || s2.FilesChanged != 0 || s2.DataBlobs != 0 || s2.TreeBlobs > int64(len(splitPath(src))+1) || s2.FilesUnchanged != s.FilesNew {
+		t.Fatalf("unchanged re-backup: %+v", s2)
+	}
+	if s2.DirsChanged+s2.DirsNew != 0 {
+		t.Fatalf("directories below src changed: %+v", s2)
+	}
+	if res2.Snapshot.Parent == nil || *res2.Snapshot.Parent != res.ID {
+		t.Fatal("parent not recorded")
+	}
+
+	// One changed file: read again; its unchanged neighbours not.
+	writeFile(t, filepath.Join(src, "small.txt"), []byte("halo dunia, berubah\n"))
+	res3, err := Backup(ctx, repo, []string{src}, Options{Parent: res2.Snapshot, ParentID: res2.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3 := res3.Snapshot.Summary
+	// small.txt and its hard link share an inode: both changed.
+	if s3.FilesChanged != 2 || s3.FilesNew != 0 || s3.DataBlobs != 1 {
+		t.Fatalf("one-file change: %+v", s3)
+	}
+}
+
+func TestExcludes(t *testing.T) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	src := makeSource(t)
+	res, err := Backup(ctx, repo, []string{src}, Options{Excludes: []string{"*.tmp", filepath.Join(src, "surat")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	readBack(t, repo, res.Snapshot.Tree, "", got)
+	for p := range got {
+		if strings.HasSuffix(p, ".tmp") || strings.Contains(p, "/surat") {
+			t.Errorf("excluded %q was saved", p)
+		}
+	}
+	if _, ok := got[filepath.ToSlash(src)+"/small.txt"]; !ok {
+		t.Error("small.txt missing")
+	}
+}
+
+func TestUnreadableFileRecorded(t *testing.T) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	src := makeSource(t)
+	bad := filepath.Join(src, "sql", "dump.sql")
+	testOpenHook = func(p string) (*os.File, error) {
+		if p == bad {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+		}
+		return os.Open(p)
+	}
+	defer func() { testOpenHook = nil }()
+	res, err := Backup(ctx, repo, []string{src}, Options{})
+	if !errors.Is(err, ErrSomeUnreadable) || res == nil {
+		t.Fatalf("got %v, want ErrSomeUnreadable with a snapshot", err)
+	}
+	if len(res.Snapshot.Unreadable) != 1 || res.Snapshot.Unreadable[0].Path != bad {
+		t.Fatalf("unreadable list: %+v", res.Snapshot.Unreadable)
+	}
+	got := map[string][]byte{}
+	readBack(t, repo, res.Snapshot.Tree, "", got)
+	if _, ok := got[filepath.ToSlash(src)+"/big.bin"]; !ok {
+		t.Fatal("other files missing after an unreadable one")
+	}
+}
+
+func TestConcurrentBackupsShareRepository(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	if _, err := repository.Init(ctx, be, []byte("pw"), repository.Options{KDF: crypto.TestKDF}); err != nil {
+		t.Fatal(err)
+	}
+	src := makeSource(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			repo, err := repository.Open(ctx, be, []byte("pw"), repository.Options{})
+			if err == nil {
+				err = repo.LoadIndex(ctx, nil)
+			}
+			if err == nil {
+				_, err = Backup(ctx, repo, []string{src}, Options{Hostname: "host" + string(rune('a'+i))})
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	repo, _ := repository.Open(ctx, be, []byte("pw"), repository.Options{})
+	if err := repo.LoadIndex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	sns, err := repo.Snapshots(ctx, nil)
+	if err != nil || len(sns) != 2 {
+		t.Fatalf("snapshots: %d, %v", len(sns), err)
+	}
+	for _, sn := range sns {
+		got := map[string][]byte{}
+		readBack(t, repo, sn.Tree, "", got)
+	}
+}
+
+func TestBackupReader(t *testing.T) {
+	ctx := context.Background()
+	repo := newRepo(t)
+	dump := bytes.Repeat([]byte("COPY penduduk FROM stdin;\n"), 100000)
+	res, err := BackupReader(ctx, repo, bytes.NewReader(dump), "siak.sql", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	readBack(t, repo, res.Snapshot.Tree, "", got)
+	if !bytes.Equal(got["/siak.sql"], dump) {
+		t.Fatal("stdin content differs")
+	}
+	if _, err := BackupReader(ctx, repo, bytes.NewReader(nil), "../x", Options{}); err == nil {
+		t.Fatal("hostile stdin filename accepted")
+	}
+}
+
+// recorder is a ui.Progress that keeps the last totals and the sum of what
+// was added.
+type recorder struct {
+	mu          sync.Mutex
+	total, done ui.Counts
+}
+
+func (r *recorder) Start(_ string, total ui.Counts) { r.mu.Lock(); r.total = total; r.mu.Unlock() }
+func (r *recorder) Add(c ui.Counts) {
+	r.mu.Lock()
+	r.done.Files += c.Files
+	r.done.Dirs += c.Dirs
+	r.done.Bytes += c.Bytes
+	r.mu.Unlock()
+}
+func (r *recorder) Item(string)        {}
+func (r *recorder) Warn(string, error) {}
+func (r *recorder) Finish()            {}
+
+// Progress ends at 100%: what the pre-scan counts (regular files and their
+// bytes, hard links and unreadable files included, symlinks not) is what
+// the backup adds, and it matches the snapshot summary.
+func TestProgressMatchesScan(t *testing.T) {
+	src := makeSource(t)
+	writeFile(t, filepath.Join(src, "rahasia.txt"), []byte("tidak terbaca"))
+	prevHook := testOpenHook
+	testOpenHook = func(p string) (*os.File, error) {
+		if filepath.Base(p) == "rahasia.txt" {
+			return nil, fs.ErrPermission
+		}
+		return os.Open(p)
+	}
+	t.Cleanup(func() { testOpenHook = prevHook })
+	rec := &recorder{}
+	res, err := Backup(context.Background(), newRepo(t), []string{src}, Options{Progress: rec, Scan: true})
+	if !errors.Is(err, ErrSomeUnreadable) {
+		t.Fatalf("backup: %v, want ErrSomeUnreadable", err)
+	}
+	if rec.total.Files == 0 || rec.done.Files != rec.total.Files || rec.done.Bytes != rec.total.Bytes {
+		t.Fatalf("progress ends at %d files %d bytes of %d files %d bytes", rec.done.Files, rec.done.Bytes, rec.total.Files, rec.total.Bytes)
+	}
+	if s := res.Snapshot.Summary; s.TotalFiles != rec.total.Files {
+		t.Errorf("summary counts %d files, scan %d", s.TotalFiles, rec.total.Files)
+	}
+}

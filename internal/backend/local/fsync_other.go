@@ -1,0 +1,12 @@
+//go:build !unix && !windows
+
+package local
+
+import "errors"
+
+// syncDir does nothing on systems without a known way to sync a directory.
+func syncDir(dir string) error { return nil }
+
+func isNoSpace(err error) bool { return false }
+
+func linkUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

@@ -1,0 +1,741 @@
+package checker
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/ui"
+)
+
+// Damage constructors. Callers hold c.mu (or run single-threaded).
+
+func packKey(id crypto.ID) string { return "pack:" + id.String() }
+
+// packDamage is damage to the pack file itself: missing, unreadable
+// header, content that does not match its name, blobs that fail to decode.
+func (c *checker) packDamage(id crypto.ID) *damage {
+	k := packKey(id)
+	if d := c.damages[k]; d != nil {
+		return d
+	}
+	_, indexed := c.claims[id]
+	d := &damage{kind: "pack", object: id.String(), unindexed: !indexed,
+		tail: "restore them from another layer", noFiles: "no snapshot uses the damaged data"}
+	if !indexed {
+		d.noFiles = "it is in no index and no snapshot uses it; it can be moved out of the repository (" + packPath(id) + ")"
+	}
+	d.head = func(d *damage) string {
+		rs := append([]string(nil), d.reasons...)
+		if n := len(d.blobs); n > 0 {
+			s := plural(n, "blob is", "blobs are") + " damaged"
+			if d.total > 0 {
+				s = fmt.Sprintf("%d of its %d blobs %s damaged", n, d.total, isAre(n))
+			}
+			if d.dupes > 0 {
+				s += fmt.Sprintf(" (%d of them also stored in another pack, which may be intact)", d.dupes)
+			}
+			rs = append(rs, s)
+		}
+		s := fmt.Sprintf("pack %s is damaged (%s)", id.Short(), joinReasons(rs))
+		if d.all && d.maybe {
+			s += "; its data was not read: run `lumbung check --read-data` to see which files are really damaged"
+		}
+		return s
+	}
+	c.damages[k] = d
+	return d
+}
+
+// missingPack is a pack that the index names but storage does not hold.
+func (c *checker) missingPack(id, index crypto.ID) *damage {
+	d := c.packDamage(id)
+	d.all = true
+	d.head = func(*damage) string {
+		return fmt.Sprintf("pack %s is missing from storage (index file %s lists it)", id.Short(), index.Short())
+	}
+	d.noFiles = "no snapshot uses its data"
+	c.badPack[id] = d
+	return d
+}
+
+// mismatch is index entries that disagree with the pack header.
+func (c *checker) mismatch(id crypto.ID) *damage {
+	k := "mismatch:" + id.String()
+	if d := c.damages[k]; d != nil {
+		return d
+	}
+	d := &damage{kind: "index", object: id.String(), tail: "restore them from another layer",
+		noFiles: "no snapshot uses them"}
+	d.head = func(d *damage) string {
+		return fmt.Sprintf("the index places %s in pack %s where the pack's header does not list them, so they cannot be read",
+			plural(len(d.blobs), "blob", "blobs"), id.Short())
+	}
+	c.damages[k] = d
+	return d
+}
+
+// orphan is blobs that snapshots need, found only in a pack that no index
+// lists them in (normally a pack in no index at all).
+func (c *checker) orphan(pack crypto.ID) *damage {
+	k := "orphan:" + pack.String()
+	if d := c.damages[k]; d != nil {
+		return d
+	}
+	_, indexed := c.claims[pack]
+	d := &damage{kind: "index", object: pack.String(),
+		tail: "run a backup (it indexes such packs again), then check again"}
+	where := "pack " + pack.Short() + " (not indexed)"
+	if indexed {
+		where = "pack " + pack.Short()
+		d.tail = "restore them from another layer"
+	}
+	if c.damages[packKey(pack)] != nil {
+		d.tail = "but that pack is damaged too (see its error): restore them from another layer"
+	}
+	d.head = func(d *damage) string {
+		return fmt.Sprintf("%s that snapshots need %s in no index, but %s holds them; restore cannot find them until they are indexed again",
+			plural(len(d.blobs), "blob", "blobs"), isAre(len(d.blobs)), where)
+	}
+	c.damages[k] = d
+	return d
+}
+
+// missingBlobs is blobs that snapshots need and nothing holds.
+func (c *checker) missingBlobs() *damage {
+	const k = "missing"
+	if d := c.damages[k]; d != nil {
+		return d
+	}
+	d := &damage{kind: "blob", object: "missing", tail: "restore them from another layer"}
+	d.head = func(d *damage) string {
+		return fmt.Sprintf("%s that snapshots need %s missing: no index lists them and no pack holds them",
+			plural(len(d.blobs), "blob", "blobs"), isAre(len(d.blobs)))
+	}
+	c.damages[k] = d
+	return d
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// addBadBlob marks blob id as damaged in pack and records it in d.
+func (c *checker) addBadBlob(d *damage, pack, id crypto.ID) {
+	if _, seen := d.blobs[id]; seen || len(d.blobs) >= maxFilesCounted {
+		return
+	}
+	if loc, ok := c.idx.Lookup(id); ok && loc.Pack != pack {
+		if _, indexed := c.claims[pack]; !indexed {
+			// An unindexed copy is never read: the indexed one is.
+			d.addBlob(id)
+			return
+		}
+		d.dupes++
+	}
+	d.addBlob(id)
+	if c.badBlob[id] == nil {
+		c.badBlob[id] = d
+	}
+}
+
+// loadIndex reads every index file into c.idx, reporting damaged ones.
+func (c *checker) loadIndex(ctx context.Context) error {
+	files, err := c.list(ctx, backend.IndexFile)
+	if err != nil {
+		return err
+	}
+	c.rep.IndexFiles = len(files)
+	type result struct {
+		packs []repository.IndexPack
+		err   error
+	}
+	err = ordered(ctx, len(files), workers(),
+		func(ctx context.Context, i int) result {
+			packs, err := c.repo.LoadIndexFile(ctx, files[i].id)
+			return result{packs, err}
+		},
+		func(i int, r result) error {
+			id := files[i].id
+			if r.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if errors.Is(r.err, backend.ErrNotExist) {
+					return nil // removed meanwhile
+				}
+				c.badIndexFiles++
+				c.fail("index", id.String(), "index file %s cannot be read (%s); packs that only it lists are reported as not indexed, and the next backup indexes them again",
+					id.Short(), why(r.err, "index "+id.Short()+": ", "index "+id.Short()+" is "))
+				return nil
+			}
+			for _, p := range r.packs {
+				cl := c.claims[p.ID]
+				if cl == nil {
+					cl = &claim{index: id}
+					c.claims[p.ID] = cl
+				}
+				cl.files++
+				if cl.files == 2 {
+					c.dupPacks++
+				}
+				for _, b := range p.Blobs {
+					cl.maxEnd = max(cl.maxEnd, uint64(b.Offset)+uint64(b.Length))
+					if loc, ok := c.idx.Lookup(b.ID); ok && loc.Pack != p.ID {
+						c.dupBlobs++
+					}
+				}
+				c.idx.AddPack(p.ID, p.Blobs)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	c.idx.Each(func(_ crypto.ID, loc repository.Location) {
+		if cl := c.claims[loc.Pack]; cl != nil {
+			cl.entries++
+		}
+	})
+	c.rep.Blobs = c.idx.Len()
+	return nil
+}
+
+// ordered runs load(i) for i in [0, n) on up to workers goroutines and
+// hands the results to consume in order of i, holding at most 2*workers
+// results in memory.
+func ordered[T any](ctx context.Context, n, workers int, load func(context.Context, int) T, consume func(int, T) error) error {
+	if n == 0 {
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	workers = max(1, min(workers, n))
+	window := make(chan struct{}, 2*workers)
+	out := make([]chan T, n)
+	for i := range out {
+		out[i] = make(chan T, 1)
+	}
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(jobs)
+		for i := range n {
+			select {
+			case window <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				out[i] <- load(ctx, i)
+			}
+		}()
+	}
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+	for i := range n {
+		var r T
+		select {
+		case r = <-out[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if err := consume(i, r); err != nil {
+			return err
+		}
+		<-window
+	}
+	return nil
+}
+
+// parallel calls fn for every item on up to workers goroutines and returns
+// the first error.
+func parallel[T any](ctx context.Context, items []T, workers int, fn func(context.Context, T) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	work := make(chan T)
+	var wg sync.WaitGroup
+	for range max(1, min(workers, len(items))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				if err := fn(ctx, it); err != nil {
+					cancel(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, it := range items {
+		select {
+		case work <- it:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}
+
+// packTail is the smallest possible pack trailer: a sealed one-byte header
+// and its length.
+const packTail = 4 + crypto.Overhead + 1
+
+// checkPacks lists the packs, compares every header with the index, and
+// reads the selected packs in full.
+func (c *checker) checkPacks(ctx context.Context) error {
+	files, err := c.list(ctx, backend.PackFile)
+	if err != nil {
+		return err
+	}
+	c.rep.Packs = len(files)
+	for _, f := range files {
+		c.packs[f.id] = &packInfo{size: f.size}
+	}
+	// Packs the index names that storage does not hold, in a stable order.
+	var missing []crypto.ID
+	for id := range c.claims {
+		if c.packs[id] == nil {
+			missing = append(missing, id)
+		}
+	}
+	sortIDs(missing)
+	for _, id := range missing {
+		c.missingPack(id, c.claims[id].index)
+	}
+
+	toRead := c.selectPacks(files)
+	var total int64
+	for _, f := range toRead {
+		c.packs[f.id].read = true
+		total += f.size
+	}
+	c.prog.Start("check", ui.Counts{Files: int64(len(files)), Bytes: total})
+
+	rd := newReader(c)
+	err = parallel(ctx, files, workers(), func(ctx context.Context, f fileEntry) error {
+		return c.checkPack(ctx, rd, f.id)
+	})
+	if err != nil {
+		return fatal(ctx, err)
+	}
+	if err := c.checkUnlisted(); err != nil {
+		return err
+	}
+	err = c.readDeferred(ctx, rd)
+	c.rep.PacksRead = int(rd.packs.Load())
+	c.rep.BytesRead = rd.bytes.Load()
+	return err
+}
+
+// selectPacks chooses the packs to read in full.
+func (c *checker) selectPacks(files []fileEntry) []fileEntry {
+	switch {
+	case c.opts.ReadData:
+		return files
+	case c.opts.ReadDataSubset <= 0 || len(files) == 0:
+		return nil
+	}
+	seed := c.opts.Seed
+	for seed == 0 {
+		seed = randUint64()
+	}
+	c.rep.Seed = seed
+	n := int(float64(len(files))*c.opts.ReadDataSubset + 0.999999)
+	n = max(1, min(n, len(files)))
+	type scored struct {
+		f     fileEntry
+		score uint64
+	}
+	s := make([]scored, len(files))
+	var buf [8 + crypto.IDSize]byte
+	binary.LittleEndian.PutUint64(buf[:8], seed)
+	for i, f := range files {
+		copy(buf[8:], f.id[:])
+		h := crypto.Hash(buf[:])
+		s[i] = scored{f, binary.LittleEndian.Uint64(h[:8])}
+	}
+	sortFunc(s, func(a, b scored) int {
+		switch {
+		case a.score < b.score:
+			return -1
+		case a.score > b.score:
+			return 1
+		}
+		return compareIDs(a.f.id, b.f.id)
+	})
+	out := make([]fileEntry, n)
+	for i := range out {
+		out[i] = s[i].f
+	}
+	return out
+}
+
+// checkPack checks one pack's header against the index and reads it in
+// full when selected.
+func (c *checker) checkPack(ctx context.Context, rd *reader, id crypto.ID) error {
+	info := c.packs[id]
+	cl := c.claims[id]
+	hdr, err := c.repo.ReadPackHeader(ctx, id, info.size)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.mu.Lock()
+		d := c.packDamage(id)
+		if errors.Is(err, backend.ErrNotExist) {
+			d.addReason("it disappeared while check ran")
+		} else {
+			d.addReason("its header cannot be read: " + why(err, "pack "+id.Short()+": ", "damaged pack: "))
+		}
+		if cl != nil && cl.maxEnd > uint64(max(info.size-packTail, 0)) {
+			d.addReason(fmt.Sprintf("it is %d bytes, shorter than index file %s says, so it was probably cut off", info.size, cl.index.Short()))
+		}
+		if cl != nil {
+			d.all, d.maybe = true, true
+			c.badPack[id] = d
+		}
+		if info.read {
+			c.deferred = append(c.deferred, id)
+		}
+		c.mu.Unlock()
+		if !info.read {
+			c.prog.Add(ui.Counts{Files: 1})
+		}
+		return nil
+	}
+	if cl != nil {
+		c.compareHeader(id, cl, hdr)
+	} else {
+		c.orphans.AddPack(id, hdr)
+		c.mu.Lock()
+		c.unindexed = append(c.unindexed, id)
+		c.mu.Unlock()
+	}
+	if !info.read {
+		c.prog.Add(ui.Counts{Files: 1})
+		return nil
+	}
+	blobs := make([]blobRef, len(hdr))
+	for i, b := range hdr {
+		blobs[i] = blobRef{b.ID, repository.Location{Type: b.Type, Pack: id, Offset: b.Offset, Length: b.Length, RawLength: b.RawLength}}
+	}
+	return rd.read(ctx, id, info.size, blobs, false)
+}
+
+// compareHeader checks that every index entry placing a blob in pack id
+// matches the pack's authenticated header.
+func (c *checker) compareHeader(id crypto.ID, cl *claim, hdr []repository.PackedBlob) {
+	matched := 0
+	var exact map[crypto.ID]bool // blobs listed where the index says; made on first trouble
+	var odd, unknown []repository.PackedBlob
+	for _, b := range hdr {
+		loc, ok := c.idx.Lookup(b.ID)
+		switch {
+		case !ok:
+			unknown = append(unknown, b)
+		case loc.Pack != id:
+			// A duplicate: the index uses the copy in another pack.
+		case loc.Offset == b.Offset && loc.Length == b.Length && loc.RawLength == b.RawLength && loc.Type == b.Type:
+			matched++
+			if exact != nil {
+				exact[b.ID] = true
+			}
+		default:
+			if exact == nil {
+				exact = make(map[crypto.ID]bool)
+				for _, x := range hdr {
+					if l, ok := c.idx.Lookup(x.ID); ok && l.Pack == id && l.Offset == x.Offset && l.Length == x.Length && l.RawLength == x.RawLength && l.Type == x.Type {
+						exact[x.ID] = true
+					}
+				}
+			}
+			odd = append(odd, b)
+		}
+	}
+	if len(unknown) > 0 {
+		// Blobs the pack holds but no index lists (never written so by
+		// Lumbung): remembered so that a snapshot needing one is told
+		// where it is.
+		c.orphans.AddPack(id, unknown)
+	}
+	var wrong []crypto.ID
+	for _, b := range odd {
+		if !exact[b.ID] {
+			wrong = append(wrong, b.ID)
+		}
+	}
+	if len(wrong) == 0 && matched == cl.entries {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(wrong) > 0 {
+		d := c.mismatch(id)
+		for _, b := range wrong {
+			c.addBadBlob(d, id, b)
+		}
+	}
+	if matched+len(wrong) != cl.entries {
+		// Some entries name blobs the header does not list at all: find
+		// them once every header has been read (checkUnlisted).
+		c.headers[id] = hdr
+	}
+}
+
+// checkUnlisted finds index entries that place blobs in a pack whose header
+// does not list them.
+func (c *checker) checkUnlisted() error {
+	if len(c.headers) == 0 {
+		return nil
+	}
+	type pos struct {
+		off, length, raw uint32
+		typ              repository.BlobType
+	}
+	listed := make(map[crypto.ID]map[crypto.ID]pos, len(c.headers))
+	for pack, hdr := range c.headers {
+		m := make(map[crypto.ID]pos, len(hdr))
+		for _, b := range hdr {
+			m[b.ID] = pos{b.Offset, b.Length, b.RawLength, b.Type}
+		}
+		listed[pack] = m
+	}
+	type bad struct{ pack, blob crypto.ID }
+	var found []bad
+	c.idx.Each(func(id crypto.ID, loc repository.Location) {
+		m := listed[loc.Pack]
+		if m == nil {
+			return
+		}
+		if p, ok := m[id]; !ok || p != (pos{loc.Offset, loc.Length, loc.RawLength, loc.Type}) {
+			found = append(found, bad{loc.Pack, id})
+		}
+	})
+	for _, b := range found {
+		c.addBadBlob(c.mismatch(b.pack), b.pack, b.blob)
+	}
+	c.headers = nil
+	return nil
+}
+
+// readDeferred reads the selected packs whose header could not be read,
+// decoding the blobs where the index places them.
+func (c *checker) readDeferred(ctx context.Context, rd *reader) error {
+	if len(c.deferred) == 0 {
+		return nil
+	}
+	want := make(map[crypto.ID][]blobRef, len(c.deferred))
+	for _, id := range c.deferred {
+		want[id] = nil
+	}
+	c.idx.Each(func(id crypto.ID, loc repository.Location) {
+		if refs, ok := want[loc.Pack]; ok {
+			want[loc.Pack] = append(refs, blobRef{id, loc})
+		}
+	})
+	sortIDs(c.deferred)
+	err := parallel(ctx, c.deferred, workers(), func(ctx context.Context, id crypto.ID) error {
+		return rd.read(ctx, id, c.packs[id].size, want[id], true)
+	})
+	return fatal(ctx, err)
+}
+
+// blobRef is one blob to decode.
+type blobRef struct {
+	id  crypto.ID
+	loc repository.Location
+}
+
+// reader reads whole packs within a memory budget.
+type reader struct {
+	c       *checker
+	budget  *budget
+	maxSize int64
+	bufs    sync.Pool
+	packs   atomic.Int64
+	bytes   atomic.Int64
+}
+
+// Memory for packs read at once. A pack larger than the budget is read
+// alone.
+const readBudget = 512 << 20
+
+func newReader(c *checker) *reader {
+	// The largest pack a writer makes: a full pack plus one more blob and
+	// the biggest header.
+	maxSize := int64(c.cfg.PackSize) + repository.MaxBlobSize + 1 + crypto.Overhead + 32<<20 + 4
+	return &reader{c: c, budget: newBudget(readBudget), maxSize: maxSize,
+		bufs: sync.Pool{New: func() any { return new([]byte) }}}
+}
+
+// read loads pack id whole, checks it against its name and decodes blobs.
+// headerBad: the header was unreadable and blobs come from the index.
+func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []blobRef, headerBad bool) error {
+	c := rd.c
+	defer c.prog.Add(ui.Counts{Files: 1, Bytes: size})
+	if size < packTail {
+		return nil // nothing to read; the header check said so
+	}
+	if size > rd.maxSize {
+		c.mu.Lock()
+		c.packDamage(id).addReason(fmt.Sprintf("it is %d bytes, larger than any pack Lumbung writes, and was not read", size))
+		c.mu.Unlock()
+		return nil
+	}
+	n, err := rd.budget.acquire(ctx, size)
+	if err != nil {
+		return err
+	}
+	defer rd.budget.release(n)
+	data, err := c.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, size)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.mu.Lock()
+		d := c.packDamage(id)
+		if errors.Is(err, backend.ErrNotExist) {
+			d.addReason("it disappeared while check ran")
+		} else {
+			d.addReason("it cannot be read: " + err.Error())
+		}
+		if !d.unindexed && c.badPack[id] == nil {
+			d.all, d.maybe = true, true
+			c.badPack[id] = d
+		}
+		c.mu.Unlock()
+		return nil
+	}
+	rd.packs.Add(1)
+	rd.bytes.Add(int64(len(data)))
+
+	bufp := rd.bufs.Get().(*[]byte)
+	defer rd.bufs.Put(bufp)
+	var bad []crypto.ID
+	for _, b := range blobs {
+		end := uint64(b.loc.Offset) + uint64(b.loc.Length)
+		if end > uint64(len(data)) {
+			bad = append(bad, b.id)
+			continue
+		}
+		out, err := c.repo.DecodeBlob(b.id, b.loc, data[b.loc.Offset:end], (*bufp)[:0])
+		if err != nil {
+			bad = append(bad, b.id)
+			continue
+		}
+		if cap(out) <= 2*int(c.cfg.Chunker.Max)+1<<20 {
+			*bufp = out[:0] // keep the buffer unless a rare huge blob grew it
+		}
+	}
+	nameOK := crypto.Hash(data) == id
+	if nameOK && len(bad) == 0 && !headerBad {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d := c.packDamage(id)
+	if !nameOK {
+		d.addReason("content does not match its name")
+	}
+	if headerBad {
+		// The blobs were read where the index places them: now the
+		// damage is known exactly.
+		d.all, d.maybe = false, false
+		delete(c.badPack, id)
+	}
+	d.total = len(blobs)
+	if len(bad) > maxBadPerPack && !d.unindexed {
+		// Badly damaged: treat the whole pack as lost rather than
+		// remembering every blob.
+		d.all = true
+		c.badPack[id] = d
+		for _, b := range bad {
+			if len(d.blobs) < maxFilesCounted {
+				d.addBlob(b)
+			}
+		}
+	} else {
+		for _, b := range bad {
+			c.addBadBlob(d, id, b)
+		}
+	}
+	if d.unindexed && len(bad) > 0 && !headerBad {
+		d.noFiles = "it is in no index and no snapshot uses it, but the next backup would adopt its damaged blobs: move " + packPath(id) + " out of the repository before the next backup"
+		d.tail = "restore them from another layer; the next backup would adopt the damaged blobs of this pack, which is in no index, unless " + packPath(id) + " is moved out of the repository first"
+	}
+	return nil
+}
+
+// maxBadPerPack is how many damaged blobs of one pack are tracked one by
+// one; beyond, the whole pack counts as lost.
+const maxBadPerPack = 1024
+
+// budget is a counting semaphore over bytes.
+type budget struct {
+	mu    sync.Mutex
+	free  int64
+	total int64
+	wake  chan struct{}
+}
+
+func newBudget(total int64) *budget {
+	return &budget{free: total, total: total, wake: make(chan struct{})}
+}
+
+// acquire waits until n bytes (at most the whole budget) are free, takes
+// them and returns how many it took.
+func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
+	n = max(0, min(n, b.total))
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return n, nil
+		}
+		wake := b.wake
+		b.mu.Unlock()
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.free += n
+	close(b.wake)
+	b.wake = make(chan struct{})
+}

@@ -1,0 +1,6 @@
+//go:build unix && !linux
+
+package fsmeta
+
+// oNoatime is Linux-only.
+const oNoatime = 0

@@ -1,0 +1,619 @@
+package restorer
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/ui"
+)
+
+// How contents are restored.
+//
+// The walk queues files into a batch (at most maxBatchFiles files or
+// maxBatchBlobs blob uses). A full batch is flushed: the distinct blobs it
+// needs are grouped by pack, each pack's blobs sorted by offset and cut into
+// ranges of neighbouring blobs (gaps of at most maxGap, ranges of at most
+// maxRange bytes), and each range is read with one backend Load. Loaders
+// (a few, I/O bound) hand the range's blobs to workers (Options.Workers,
+// CPU bound), which decode and verify each blob (repository.DecodeBlob) and
+// write it at every offset of every file that uses it. A file is finished
+// by whichever worker writes its last blob (see blobDone and finishFile).
+//
+// Memory is bounded by two budgets, whatever the snapshot says: sealed bytes
+// of ranges loaded but not yet decoded (sealedBudget), and bytes of blobs
+// being decoded (rawBudget). Each is acquired before the memory is used and
+// released after; a range or blob larger than a budget takes all of it.
+// Batches themselves hold only metadata (file names, blob ids, offsets).
+const (
+	maxBatchFiles = 1 << 15
+	maxBatchBlobs = 1 << 18
+	maxRange      = 4 << 20
+	maxGap        = 1 << 20
+	sealedBudget  = 16 << 20
+	rawBudget     = 16 << 20
+)
+
+// fileState is one file being restored. A batch holds up to maxBatchFiles
+// of them, so it keeps only what cannot be derived: paths, the snapshot path
+// and the metadata are made from dir, name and node when needed.
+type fileState struct {
+	dir           *dirRef // the directory it is restored into
+	name, tmpName string  // its name and its partial file's name in dir
+	node          *repository.Node
+	size          int64 // from the index's blob lengths, not node.Size
+
+	mu        sync.Mutex
+	fh        pfile // the partial file, valid while open is set
+	open      bool  // writes are running, or the last one handed fh to finishFile
+	active    int   // writes running
+	remaining int   // blob writes not yet done
+	end       int64 // highest offset written up to: the file is truncated to size at the end only if this falls short
+	created   bool
+	ioErr     error // the partial file cannot be created or opened: no more writes
+	err       error // first reason the file is not restored whole
+	missing   bool  // content not backed up (node.Error)
+	ok        bool  // renamed into place (read after the batch is done)
+}
+
+func (f *fileState) pathOf() string   { return filepath.Join(f.dir.path, f.name) }
+func (f *fileState) tmpPath() string  { return filepath.Join(f.dir.path, f.tmpName) }
+func (f *fileState) snapPath() string { return f.dir.snap + "/" + f.name }
+
+func (f *fileState) setErr(err error) {
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+// target is one use of a blob: file and offset.
+type target struct {
+	f   *fileState
+	off int64
+}
+
+type blobJob struct {
+	id      crypto.ID
+	loc     repository.Location
+	seq     int // order of first use in the batch
+	targets []target
+}
+
+type linkJob struct {
+	first           *fileState
+	path, tmp, snap string // tmp: for a copy where hard links fail
+}
+
+type batch struct {
+	files []*fileState
+	blobs map[crypto.ID]*blobJob
+	uses  int
+	links []linkJob
+}
+
+func newBatch() *batch { return &batch{blobs: make(map[crypto.ID]*blobJob)} }
+
+// addFile queues the file node n (in tree t, directory dir) for restore.
+func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repository.Node, dir *dirRef) {
+	var key [2]uint64
+	linked := n.Links > 1 && n.Inode != 0
+	if linked {
+		key = [2]uint64{n.DeviceID, n.Inode}
+		if first := r.links[key]; first != nil && sameContent(first, n) {
+			r.batch.links = append(r.batch.links, linkJob{first: first, path: filepath.Join(dir.path, n.Name),
+				tmp: filepath.Join(dir.path, partialName(t, n.Name)), snap: dir.snap + "/" + n.Name})
+			r.maybeFlush(ctx)
+			return
+		}
+	}
+	fs := &fileState{dir: dir, name: n.Name, tmpName: partialName(t, n.Name), node: n}
+	r.dirFDs.queued(dir)
+	if linked && r.links[key] == nil {
+		r.links[key] = fs
+	}
+	if n.Error != "" {
+		fs.missing = true
+		fs.setErr(fmt.Errorf("content was not backed up: the file could not be read during backup (%s)", n.Error))
+	}
+	b := r.batch
+	var off int64
+	for i, id := range n.Content {
+		loc, ok := r.idx.Lookup(id)
+		if !ok {
+			fs.setErr(fmt.Errorf("blob %d of %d (%s) %w; the rest of the file is missing", i+1, len(n.Content), id.Short(), repository.ErrBlobNotFound))
+			break
+		}
+		if loc.Type != repository.DataBlob {
+			fs.setErr(fmt.Errorf("blob %d of %d (%s) is a %v blob, not file content; the rest of the file is missing", i+1, len(n.Content), id.Short(), loc.Type))
+			break
+		}
+		bj := b.blobs[id]
+		if bj == nil {
+			bj = &blobJob{id: id, loc: loc, seq: len(b.blobs)}
+			b.blobs[id] = bj
+		}
+		bj.targets = append(bj.targets, target{f: fs, off: off})
+		fs.remaining++
+		b.uses++
+		off += int64(loc.RawLength) // at most 2^26 per blob, 2^21 blobs per tree: no overflow
+	}
+	fs.size = off
+	if fs.err == nil && uint64(off) != n.Size {
+		fs.setErr(fmt.Errorf("the snapshot records %d bytes but the file's content is %d bytes", n.Size, off))
+	}
+	b.files = append(b.files, fs)
+	r.maybeFlush(ctx)
+}
+
+func (r *restorer) maybeFlush(ctx context.Context) {
+	if len(r.batch.files)+len(r.batch.links) >= maxBatchFiles || r.batch.uses >= maxBatchBlobs {
+		r.flush(ctx)
+	}
+}
+
+// rangeJob is a stretch of one pack holding blobs the batch needs.
+type rangeJob struct {
+	pack   crypto.ID
+	off    int64
+	length int64
+	seq    int // the earliest first use of its blobs
+	blobs  []*blobJob
+}
+
+// planRanges groups the batch's blobs by pack and cuts each pack's blobs
+// into ranges read with one Load each. Ranges are ordered by the first use
+// of their blobs, that is in the order of the walk (which is, mostly, the
+// order the backup wrote them in): files are then written front to back
+// and directory by directory, instead of in the random order of pack ids.
+func planRanges(blobs map[crypto.ID]*blobJob) []*rangeJob {
+	byPack := make(map[crypto.ID][]*blobJob)
+	for _, bj := range blobs {
+		byPack[bj.loc.Pack] = append(byPack[bj.loc.Pack], bj)
+	}
+	var out []*rangeJob
+	for pack, bl := range byPack {
+		slices.SortFunc(bl, func(a, b *blobJob) int { return cmp.Compare(a.loc.Offset, b.loc.Offset) })
+		var cur *rangeJob
+		for _, bj := range bl {
+			start, end := int64(bj.loc.Offset), int64(bj.loc.Offset)+int64(bj.loc.Length)
+			if cur != nil && start-(cur.off+cur.length) <= maxGap && max(end, cur.off+cur.length)-cur.off <= maxRange {
+				cur.length = max(end, cur.off+cur.length) - cur.off
+				cur.seq = min(cur.seq, bj.seq)
+				cur.blobs = append(cur.blobs, bj)
+				continue
+			}
+			cur = &rangeJob{pack: pack, off: start, length: end - start, seq: bj.seq, blobs: []*blobJob{bj}}
+			out = append(out, cur)
+		}
+	}
+	slices.SortFunc(out, func(a, b *rangeJob) int {
+		if c := cmp.Compare(a.seq, b.seq); c != 0 {
+			return c
+		}
+		if c := slices.Compare(a.pack[:], b.pack[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	return out
+}
+
+// task is one unit of worker work: decode a few neighbouring blobs of one
+// loaded range and write each everywhere it is used, or finish a file that
+// has no blob to wait for. Small blobs go in groups (up to maxTaskBlobs or
+// maxTaskBytes of content), so that handing work to a worker does not cost
+// more than the work.
+type task struct {
+	blobs  []*blobJob
+	buf    []byte // the loaded bytes holding the blobs
+	base   int64  // pack offset of buf[0]
+	rng    *rangeRef
+	finish *fileState
+}
+
+const (
+	maxTaskBlobs = 64
+	maxTaskBytes = 512 << 10
+)
+
+// rangeRef releases a loaded range's budget once all its blobs are decoded.
+type rangeRef struct {
+	mu   sync.Mutex
+	left int
+	size int64
+	bud  *budget
+}
+
+func (rr *rangeRef) done() {
+	if rr == nil {
+		return
+	}
+	rr.mu.Lock()
+	rr.left--
+	last := rr.left == 0
+	rr.mu.Unlock()
+	if last {
+		rr.bud.release(rr.size)
+	}
+}
+
+// flush restores every file of the current batch, then its hard links.
+func (r *restorer) flush(ctx context.Context) {
+	b := r.batch
+	r.batch = newBatch()
+	if len(b.files) == 0 && len(b.links) == 0 {
+		return
+	}
+	ranges := planRanges(b.blobs)
+	b.blobs = nil
+
+	stopWake := context.AfterFunc(ctx, func() { r.sealedBud.wake(); r.rawBud.wake() })
+	defer stopWake()
+
+	tasks := make(chan task, r.workers)
+	rangeCh := make(chan *rangeJob)
+	var producers, workers sync.WaitGroup
+
+	producers.Add(1)
+	go func() {
+		defer producers.Done()
+		defer close(rangeCh)
+		for _, f := range b.files {
+			if f.remaining == 0 {
+				select {
+				case tasks <- task{finish: f}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		for _, rj := range ranges {
+			select {
+			case rangeCh <- rj:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	for range min(r.loaders, max(len(ranges), 1)) {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for rj := range rangeCh {
+				r.loadRange(ctx, rj, tasks)
+			}
+		}()
+	}
+	for range r.workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for t := range tasks {
+				r.work(ctx, t)
+			}
+		}()
+	}
+	producers.Wait()
+	close(tasks)
+	workers.Wait()
+	r.dirFDs.closeAll()
+
+	for _, l := range b.links {
+		if ctx.Err() != nil {
+			return
+		}
+		r.restoreLink(ctx, l)
+	}
+}
+
+// loadRange reads one range and queues its blobs. If the range cannot be
+// read in one piece, each blob is tried alone, so one bad spot fails only
+// the files that need it.
+func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- task) {
+	h := backend.Handle{Type: backend.PackFile, Name: rj.pack.String()}
+	got, err := r.sealedBud.acquire(ctx, rj.length)
+	if err != nil {
+		r.failBlobs(ctx, rj.blobs, err)
+		return
+	}
+	buf, err := r.be.Load(ctx, h, rj.off, rj.length)
+	if err == nil && int64(len(buf)) != rj.length {
+		err = fmt.Errorf("backend returned %d bytes, asked for %d", len(buf), rj.length)
+	}
+	if err != nil {
+		r.sealedBud.release(got)
+		if ctx.Err() != nil {
+			r.failBlobs(ctx, rj.blobs, ctx.Err())
+			return
+		}
+		for i, bj := range rj.blobs {
+			got, err := r.sealedBud.acquire(ctx, int64(bj.loc.Length))
+			if err != nil {
+				r.failBlobs(ctx, rj.blobs[i:], err)
+				return
+			}
+			rr := &rangeRef{left: 1, size: got, bud: r.sealedBud}
+			sealed, err := r.be.Load(ctx, h, int64(bj.loc.Offset), int64(bj.loc.Length))
+			if err == nil && len(sealed) != int(bj.loc.Length) {
+				err = fmt.Errorf("backend returned %d bytes, asked for %d", len(sealed), bj.loc.Length)
+			}
+			if err != nil {
+				rr.done()
+				r.failBlobs(ctx, rj.blobs[i:i+1], fmt.Errorf("read blob %s from pack %s: %w", bj.id.Short(), rj.pack.Short(), err))
+				continue
+			}
+			select {
+			case tasks <- task{blobs: rj.blobs[i : i+1], buf: sealed, base: int64(bj.loc.Offset), rng: rr}:
+			case <-ctx.Done():
+				rr.done()
+				r.failBlobs(ctx, rj.blobs[i:], ctx.Err())
+				return
+			}
+		}
+		return
+	}
+	rr := &rangeRef{left: len(rj.blobs), size: got, bud: r.sealedBud}
+	for i := 0; i < len(rj.blobs); {
+		j, raw := i+1, int64(rj.blobs[i].loc.RawLength)
+		for j < len(rj.blobs) && j-i < maxTaskBlobs && raw+int64(rj.blobs[j].loc.RawLength) <= maxTaskBytes {
+			raw += int64(rj.blobs[j].loc.RawLength)
+			j++
+		}
+		select {
+		case tasks <- task{blobs: rj.blobs[i:j], buf: buf, base: rj.off, rng: rr}:
+		case <-ctx.Done():
+			for range rj.blobs[i:] {
+				rr.done()
+			}
+			r.failBlobs(ctx, rj.blobs[i:], ctx.Err())
+			return
+		}
+		i = j
+	}
+}
+
+// failBlobs marks every use of the blobs as failed.
+func (r *restorer) failBlobs(ctx context.Context, blobs []*blobJob, err error) {
+	for _, bj := range blobs {
+		for _, tg := range bj.targets {
+			r.writeDone(ctx, tg.f, fmt.Errorf("bytes %d-%d: %w", tg.off, tg.off+int64(bj.loc.RawLength), err))
+		}
+	}
+}
+
+func (r *restorer) work(ctx context.Context, t task) {
+	if t.finish != nil {
+		r.finishFile(ctx, t.finish, pfile{}, false)
+		return
+	}
+	for k, bj := range t.blobs {
+		need := int64(bj.loc.RawLength) + int64(bj.loc.Length) // decoded data plus the plaintext DecodeBlob opens
+		got, err := r.rawBud.acquire(ctx, need)
+		if err != nil {
+			for range t.blobs[k:] {
+				t.rng.done()
+			}
+			r.failBlobs(ctx, t.blobs[k:], err)
+			return
+		}
+		bufp, _ := r.bufs.Get().(*[]byte)
+		if bufp == nil {
+			bufp = new([]byte)
+		}
+		s, n := int64(bj.loc.Offset)-t.base, int64(bj.loc.Length)
+		data, err := r.repo.DecodeBlob(bj.id, bj.loc, t.buf[s:s+n:s+n], (*bufp)[:0])
+		t.rng.done()
+		if err != nil {
+			r.failBlobs(ctx, t.blobs[k:k+1], err)
+		} else {
+			for _, tg := range bj.targets {
+				r.write(ctx, tg.f, tg.off, data)
+			}
+			*bufp = data[:0]
+		}
+		if cap(*bufp) <= 8<<20 {
+			r.bufs.Put(bufp)
+		}
+		r.rawBud.release(got)
+	}
+}
+
+// write writes one blob into f's partial file at off.
+func (r *restorer) write(ctx context.Context, f *fileState, off int64, data []byte) {
+	f.mu.Lock()
+	if !f.open && f.ioErr == nil {
+		var err error
+		if !f.created {
+			f.fh, err = r.createPartialFile(f)
+			f.created = err == nil
+		} else {
+			f.fh, err = r.openPartialFile(f)
+		}
+		if err != nil {
+			f.ioErr = err
+		}
+		f.open = err == nil
+	}
+	fh, open := f.fh, f.open
+	if open {
+		f.active++
+	}
+	f.mu.Unlock()
+	if !open {
+		r.blobDone(ctx, f, nil, false, 0)
+		return
+	}
+	end, err := writeSparse(fh, off, data)
+	if err == nil {
+		r.prog.Add(ui.Counts{Bytes: int64(len(data))})
+	} else {
+		err = fmt.Errorf("write %s: %w", f.tmpPath(), err)
+	}
+	r.blobDone(ctx, f, err, true, end)
+}
+
+// writeDone records the end of one blob use that wrote nothing (err: why
+// it failed) and finishes the file after its last one.
+func (r *restorer) writeDone(ctx context.Context, f *fileState, err error) {
+	r.blobDone(ctx, f, err, false, 0)
+}
+
+// blobDone records the end of one blob use: err is why it failed, wrote
+// says it ran as one of f's active writes, end is the offset written up to.
+// The write that finishes f hands the still open partial file to
+// finishFile, which applies the metadata through it; other writes close it
+// when no write is running, so at most Workers files are open at once,
+// whatever the batch holds.
+func (r *restorer) blobDone(ctx context.Context, f *fileState, err error, wrote bool, end int64) {
+	f.mu.Lock()
+	if wrote {
+		f.active--
+		f.end = max(f.end, end)
+	}
+	if err != nil {
+		f.setErr(err)
+	}
+	f.remaining--
+	last := f.remaining == 0
+	var fh pfile
+	handed := false
+	if f.open && f.active == 0 {
+		if last {
+			fh, handed = f.fh, true
+		} else if cerr := f.fh.close(); cerr != nil {
+			f.setErr(fmt.Errorf("write %s: %w", f.tmpPath(), cerr))
+		}
+		f.open = false
+	}
+	f.mu.Unlock()
+	if last {
+		r.finishFile(ctx, f, fh, handed)
+	}
+}
+
+// finishFile is called once every blob of f has been written (or failed),
+// with the partial file still open (open set) if the last write handed it
+// over: it sets the file's size where the writes fell short of it, applies
+// the metadata through the open file, closes it and renames it into place,
+// or leaves it under the partial name and reports why.
+func (r *restorer) finishFile(ctx context.Context, f *fileState, fh pfile, open bool) {
+	defer r.dirFDs.fileDone(f.dir)
+	if ctx.Err() != nil {
+		if open {
+			fh.close()
+		}
+		return // interrupted: what was written keeps the partial name
+	}
+	if !open && f.ioErr == nil {
+		var err error
+		if !f.created {
+			fh, err = r.createPartialFile(f)
+			f.created = err == nil
+		} else {
+			fh, err = r.openPartialFile(f)
+		}
+		switch {
+		case err != nil && !f.created:
+			r.report(f.snapPath(), fmt.Errorf("cannot create %s: %w", f.tmpPath(), err))
+			return
+		case err != nil && f.err != nil:
+			r.report(f.snapPath(), fmt.Errorf("not restored: %w; what could be restored is in %s (which cannot be opened again to set its size and metadata: %v)", f.err, f.tmpPath(), err))
+			return
+		case err != nil:
+			r.report(f.snapPath(), fmt.Errorf("not restored: cannot open %s again: %w", f.tmpPath(), err))
+			return
+		}
+		open = true
+	}
+	if f.ioErr != nil {
+		if open {
+			fh.close()
+		}
+		r.report(f.snapPath(), fmt.Errorf("not restored: cannot write %s: %w", f.tmpPath(), f.ioErr))
+		return
+	}
+	if f.end < f.size {
+		// A hole at the end (zeroes, or blobs that failed): the writes did
+		// not reach the file's size.
+		if err := fh.truncate(f.size); err != nil {
+			f.setErr(fmt.Errorf("set the size of %s: %w", f.tmpPath(), err))
+		}
+	}
+	merr, cerr := r.closePartialFile(f, fh)
+	if cerr != nil {
+		f.setErr(fmt.Errorf("write %s: %w", f.tmpPath(), cerr))
+	}
+	switch {
+	case f.err != nil && f.missing && f.size == 0:
+		r.report(f.snapPath(), fmt.Errorf("not restored: %w; an empty placeholder with its metadata is at %s", f.err, f.tmpPath()))
+		return
+	case f.err != nil:
+		r.report(f.snapPath(), fmt.Errorf("not restored: %w; what could be restored is in %s (missing parts read as zeroes)", f.err, f.tmpPath()))
+		return
+	}
+	if err := r.movePartialFile(f); err != nil {
+		r.report(f.snapPath(), fmt.Errorf("restored to %s but cannot move it into place: %w", f.tmpPath(), err))
+		return
+	}
+	f.ok = true
+	r.files.Add(1)
+	r.bytes.Add(f.size)
+	r.prog.Add(ui.Counts{Files: 1})
+	r.prog.Item(f.snapPath())
+	if merr != nil {
+		r.report(f.snapPath(), fmt.Errorf("content restored, but not all metadata: %w", merr))
+	}
+}
+
+// budget is a counting semaphore for bytes of memory.
+type budget struct {
+	mu    sync.Mutex
+	cond  sync.Cond
+	avail int64
+	max   int64
+}
+
+func newBudget(n int64) *budget {
+	b := &budget{avail: n, max: n}
+	b.cond.L = &b.mu
+	return b
+}
+
+// acquire takes n bytes (at most the whole budget) and returns how many it
+// took, waiting for them to be released by others.
+func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
+	n = min(max(n, 0), b.max)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.avail < n {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		b.cond.Wait()
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b.avail -= n
+	return n, nil
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.avail += n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+// wake lets waiters notice a cancelled context.
+func (b *budget) wake() {
+	b.mu.Lock()
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}

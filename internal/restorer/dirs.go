@@ -1,0 +1,27 @@
+package restorer
+
+import "github.com/lumbung-id/lumbung/internal/fsmeta"
+
+// dirRef is a directory that files are restored into: the target, or one
+// that ensureDir created or entered. On unix, files are created, written,
+// given their metadata and renamed relative to an open descriptor of the
+// directory (see dirCache), so their long paths are not resolved again and
+// again, and a symlink swapped into the path during the restore cannot
+// redirect them: the descriptor is opened without following a final
+// symlink and checked to be the very directory (device and inode) that
+// ensureDir found.
+type dirRef struct {
+	path string
+	snap string // as the snapshot shows it; "" for the root
+	// dev and ino identify the directory as ensureDir (or, for the target,
+	// Stat) found it; ino 0 means unknown.
+	dev, ino uint64
+	// follow allows a final symlink: only for the target itself, which the
+	// user chose.
+	follow bool
+	fd     dirFD // guarded by the dirCache's mutex
+}
+
+func newDirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
+	return &dirRef{path: path, snap: snap, dev: m.Device, ino: m.Inode, follow: follow, fd: newDirFD()}
+}
