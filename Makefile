@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test test-short vet fuzz-smoke cross bench demo
+.PHONY: all build test test-deps test-short vet fuzz-smoke cross bench demo
 
 all: build
 
@@ -14,12 +14,18 @@ demo:
 
 # The whole suite: static checks, unit and integration tests with the race
 # detector, the kill -9 crash test, a short fuzz pass over every decoder, and
-# cross-compilation for every supported platform.
-test: vet
-	$(GO) test -race -timeout 30m $(PKGS)
-	LUMBUNG_CRASH_ITERATIONS=$${LUMBUNG_CRASH_ITERATIONS:-25} $(GO) test -timeout 20m -run 'TestCrash' -count=1 ./internal/crashtest/
+# cross-compilation for every supported platform. The integration tests run
+# against real servers (internal/testservers), which test-deps installs;
+# LUMBUNG_REQUIRE_SERVERS=1 makes a missing server fail the run, never skip.
+test: test-deps vet
+	LUMBUNG_REQUIRE_SERVERS=1 $(GO) test -race -timeout 30m $(PKGS)
+	LUMBUNG_REQUIRE_SERVERS=1 LUMBUNG_CRASH_ITERATIONS=$${LUMBUNG_CRASH_ITERATIONS:-25} $(GO) test -timeout 20m -run 'TestCrash' -count=1 ./internal/crashtest/
 	$(MAKE) fuzz-smoke
 	$(MAKE) cross
+
+# The real servers the integration tests start (MinIO for S3).
+test-deps:
+	scripts/install-test-deps.sh
 
 # Fast, hermetic unit tests only.
 test-short:

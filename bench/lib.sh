@@ -269,7 +269,12 @@ machine_info() { # prints "key: value" lines
 	echo "ram: $(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)"
 	echo "kernel: $(uname -sr)"
 	echo "os: $( (. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME") || echo unknown)"
-	echo "filesystem: $(df -T "$BENCH_DIR" | awk 'NR==2{print $2" on "$1}')"
+	local fstype dev
+	read -r fstype dev < <(df -T "$BENCH_DIR" | awk 'NR==2{print $2, $1}')
+	if [[ $fstype == ext4 ]] && ! compgen -G "/proc/fs/jbd2/$(basename "$dev")-*" >/dev/null; then
+		fstype="ext4 without a journal"
+	fi
+	echo "filesystem: $fstype on $dev"
 	echo "go: $(go version)"
 	echo "lumbung commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo 'none (uncommitted tree)')"
 	local t
@@ -291,3 +296,139 @@ check() {
 }
 json_num() { if [[ $1 == n/a ]]; then echo null; else echo "$1"; fi; }
 json_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
+
+# ------------------------------------------------ servers (bench/replicate.sh)
+
+# free_port — print a TCP port on 127.0.0.1 that nothing listens on now (a
+# random one, checked by trying to connect; another process may still take
+# it before the caller binds it, so callers retry a failed start).
+free_port() {
+	local p i
+	for ((i = 0; i < 100; i++)); do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	die "found no free TCP port on 127.0.0.1"
+}
+
+# wait_http URL SECONDS PID [CURL_ARGS...] — wait until URL answers 2xx;
+# die if process PID exits first or the time runs out.
+wait_http() {
+	local url=$1 secs=$2 pid=$3
+	shift 3
+	local deadline=$((SECONDS + secs))
+	until curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		((SECONDS < deadline)) || return 1
+		sleep 0.2
+	done
+}
+
+# BENCH_PIDS are the servers the scripts started; stop_servers ends exactly
+# those (by process id) and is installed as an EXIT trap.
+BENCH_PIDS=()
+stop_servers() {
+	local pid
+	for pid in "${BENCH_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
+	for pid in "${BENCH_PIDS[@]}"; do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.5
+		done
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	BENCH_PIDS=()
+}
+
+# start_lumbung_server DATA — run `lumbung serve` on 127.0.0.1 (a port the
+# kernel picks) with its self-signed certificate; sets SRV_ADDR (host:port)
+# SRV_FP (the certificate pin, sha256:...) and SRV_PID. With
+# BENCH_PROFILE=1 the server writes a CPU profile to $LOG_DIR/serve.cpuprof
+# when it stops.
+start_lumbung_server() {
+	local data=$1 out=$LOG_DIR/serve.out line
+	mkdir -p "$data"
+	: >"$out"
+	local prof=()
+	[[ ${BENCH_PROFILE:-0} == 1 ]] && prof=(env "LUMBUNG_CPUPROFILE=$LOG_DIR/serve.cpuprof")
+	"${prof[@]}" "$LUMBUNG" serve --json --data "$data" --listen 127.0.0.1:0 >"$out" 2>"$LOG_DIR/serve.log" &
+	local pid=$! deadline=$((SECONDS + 60))
+	BENCH_PIDS+=("$pid")
+	SRV_PID=$pid
+	until line=$(grep -m1 '"message_type":"serving"' "$out" 2>/dev/null); do
+		kill -0 "$pid" 2>/dev/null || { tail -n 20 "$LOG_DIR/serve.log" >&2; die "lumbung serve exited at start (log: $LOG_DIR/serve.log)"; }
+		((SECONDS < deadline)) || die "lumbung serve did not say where it listens within 60s (log: $LOG_DIR/serve.log)"
+		sleep 0.1
+	done
+	SRV_ADDR=$(sed -n 's/.*"listen":"\([^"]*\)".*/\1/p' <<<"$line")
+	SRV_FP=$(sed -n 's/.*"fingerprint":"\([^"]*\)".*/\1/p' <<<"$line")
+	[[ -n $SRV_ADDR && -n $SRV_FP ]] || die "cannot read the address and fingerprint from lumbung serve's start message: $line"
+	wait_http "https://$SRV_ADDR/healthz" 30 "$pid" -k || die "lumbung serve on $SRV_ADDR does not answer /healthz (log: $LOG_DIR/serve.log)"
+	log "lumbung serve: https://$SRV_ADDR, certificate $SRV_FP"
+}
+
+# start_minio BIN DATA — run MinIO (single drive) on a free loopback port
+# with fixed benchmark root keys; sets S3_ADDR, S3_KEY, S3_SECRET and S3_PID.
+start_minio() {
+	local bin=$1 data=$2 attempt pid cport
+	[[ -x $bin ]] || die "MinIO not found at $bin: run scripts/install-test-deps.sh (or set MINIO_BIN)"
+	S3_KEY=lumbungbench S3_SECRET=lumbung-bench-secret-$RANDOM$RANDOM
+	mkdir -p "$data"
+	for attempt in 1 2 3; do # a port may be taken between choosing and binding it
+		S3_ADDR=127.0.0.1:$(free_port)
+		cport=$(free_port)
+		MINIO_ROOT_USER=$S3_KEY MINIO_ROOT_PASSWORD=$S3_SECRET MINIO_BROWSER=off MINIO_UPDATE=off MINIO_CI_CD=on \
+			"$bin" server --quiet --address "$S3_ADDR" --console-address "127.0.0.1:$cport" "$data" >"$LOG_DIR/minio.log" 2>&1 &
+		pid=$!
+		BENCH_PIDS+=("$pid")
+		if wait_http "http://$S3_ADDR/minio/health/ready" 90 "$pid"; then
+			S3_PID=$pid
+			log "MinIO: http://$S3_ADDR (data in $data)"
+			return 0
+		fi
+		kill "$pid" 2>/dev/null || true
+		log "MinIO did not start on $S3_ADDR (attempt $attempt); log: $LOG_DIR/minio.log"
+	done
+	tail -n 20 "$LOG_DIR/minio.log" >&2
+	die "MinIO did not start"
+}
+
+# s3_request METHOD PATH [CURL_ARGS...] — a request signed with the root keys
+# (curl's SigV4; the empty body's hash is what MinIO wants in the header).
+s3_request() {
+	local method=$1 path=$2
+	shift 2
+	curl -fsS --max-time 30 -X "$method" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_KEY:$S3_SECRET" \
+		-H 'x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' \
+		"$@" "http://$S3_ADDR$path"
+}
+
+# make_lock_bucket NAME — create a bucket with Object Lock (and so
+# versioning), as docs/s3.md asks the administrator to; retries while MinIO
+# is still loading its users after start.
+make_lock_bucket() {
+	local deadline=$((SECONDS + 60))
+	until s3_request PUT "/$1" -H 'x-amz-bucket-object-lock-enabled: true' -o /dev/null 2>"$LOG_DIR/mkbucket.log"; do
+		((SECONDS < deadline)) || { cat "$LOG_DIR/mkbucket.log" >&2; die "cannot create bucket $1 with Object Lock on MinIO"; }
+		sleep 0.5
+	done
+	s3_request GET "/$1?object-lock=" | grep -q '<ObjectLockEnabled>Enabled</ObjectLockEnabled>' ||
+		die "bucket $1 was created without Object Lock"
+}
+
+# proc_cpu_ticks PID... — CPU time (user + system, clock ticks, including
+# waited-for children) the processes have used so far; 0 for one that is gone.
+proc_cpu_ticks() {
+	local pid sum=0 t
+	for pid in "$@"; do
+		t=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13 + $14 + $15}') || t=0
+		sum=$((sum + ${t:-0}))
+	done
+	echo "$sum"
+}

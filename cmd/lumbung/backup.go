@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/lumbung-id/lumbung/internal/archiver"
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/local"
+	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
@@ -25,8 +28,16 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	stdinName := f.String("stdin-filename", "stdin", "file name for --stdin data")
 	host := f.String("host", "", "record this host name instead of the machine's")
 	force := f.Bool("force", false, "read every file even if unchanged since the parent snapshot")
+	var lf layerFlags
+	lf.register(f, "")
 	if err := f.parse(args); err != nil {
 		return err
+	}
+	if lf.used() {
+		if *stdin || len(f.args) > 0 || rf.repo != "" {
+			return usagef("with --config/--dataset the paths (or command) and repository come from the config: give no paths, --stdin or --repo")
+		}
+		return runDatasetBackup(ctx, e, f, &lf, datasetBackupFlags{excludes: excludes, tags: tags, host: *host, force: *force})
 	}
 	if *stdin && len(f.args) > 0 {
 		return usagef("--stdin takes no paths")
@@ -64,7 +75,7 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		res, err = archiver.BackupReader(ctx, repo, e.stdin, *stdinName, opts)
 	} else {
 		if !*force {
-			setParent(ctx, repo, &opts, f.args)
+			setParent(ctx, repo, &opts, f.args, prog.Warn)
 		}
 		res, err = archiver.Backup(ctx, repo, f.args, opts)
 	}
@@ -95,8 +106,11 @@ func cleanTemp(be backend.Backend, warn func(path string, err error)) {
 	}
 }
 
-// setParent picks the newest snapshot of the same host and paths as parent.
-func setParent(ctx context.Context, repo *repository.Repository, opts *archiver.Options, paths []string) {
+// setParent picks the newest trustworthy snapshot of the same host, paths
+// (and dataset) as parent, passing warn what ResolveSnapshot passed over
+// (a snapshot dated in the future must not become every backup's parent
+// unnoticed).
+func setParent(ctx context.Context, repo *repository.Repository, opts *archiver.Options, paths []string, warn func(string, error)) {
 	abs, err := archiver.AbsPaths(paths)
 	if err != nil {
 		return
@@ -105,7 +119,10 @@ func setParent(ctx context.Context, repo *repository.Repository, opts *archiver.
 	if host == "" {
 		host = hostname()
 	}
-	sn, err := repo.FindSnapshot(ctx, "latest", repository.SnapshotFilter{Hostname: host, Paths: abs})
+	sn, warnings, err := repo.ResolveSnapshot(ctx, "latest", repository.SnapshotFilter{Hostname: host, Paths: abs, Dataset: opts.Dataset})
+	for _, w := range warnings {
+		warn("", errors.New(w))
+	}
 	if err == nil {
 		opts.Parent, opts.ParentID = sn.Snapshot, sn.ID
 	}
@@ -145,4 +162,137 @@ func printBackup(p *ui.Printer, res *archiver.Result) {
 		fmt.Fprintf(w, "processed %d files, %s in %s\n", s.TotalFiles, ui.FormatBytes(s.TotalBytes), ui.FormatDuration(s.End.Sub(s.Start).Round(time.Millisecond)))
 		fmt.Fprintf(w, "snapshot %s saved\n", res.ID.Short())
 	})
+}
+
+// datasetBackupFlags are the backup flags that still apply with --dataset:
+// they add to what the config says.
+type datasetBackupFlags struct {
+	excludes, tags stringList
+	host           string
+	force          bool
+}
+
+// runDatasetBackup backs up a dataset of the config into its first layer,
+// then replicates to every other layer (docs/layers.md). A failing layer
+// does not stop the others; the snapshot saved in the first layer stands
+// and the exit code says some layers failed (exitLayers).
+func runDatasetBackup(ctx context.Context, e *env, f *flags, lf *layerFlags, df datasetBackupFlags) error {
+	_, d, err := lf.loadDataset(e)
+	if err != nil {
+		return err
+	}
+	first := d.Layers[0]
+	repo, err := openLayer(ctx, e, d, first)
+	if err != nil {
+		return err
+	}
+	defer repo.Backend().Close()
+	unlock, err := lockShared(ctx, e, repo, nil)
+	if err != nil {
+		return err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	if err := loadRepoIndex(ctx, e, repo); err != nil {
+		return err
+	}
+	prog := ui.Choose(f.json, e.stdout, e.stderr)
+	cleanTemp(repo.Backend(), prog.Warn)
+	opts := archiver.Options{Excludes: append(append([]string(nil), d.Excludes...), df.excludes...), Tags: df.tags,
+		Hostname: df.host, Dataset: d.Name, ProgramVersion: "lumbung " + version, Progress: prog,
+		Scan: f.json || ui.IsTerminal(e.stderr)}
+	var res *archiver.Result
+	if len(d.Command) > 0 {
+		res, err = layers.BackupCommand(ctx, repo, d, opts)
+	} else {
+		if !df.force {
+			setParent(ctx, repo, &opts, d.Paths, prog.Warn)
+		}
+		res, err = archiver.Backup(ctx, repo, d.Paths, opts)
+	}
+	if res == nil {
+		return err
+	}
+	p := f.printer(e)
+	printBackup(p, res)
+	// Release the first layer before copying from it: replication opens it
+	// on its own and may run for hours.
+	unlock()
+	locked = false
+	if ctx.Err() != nil {
+		return joinErrors(err, ctx.Err())
+	}
+	var copyOpts layers.CopyOptions
+	var pl *progressLine
+	if !f.json && ui.IsTerminal(e.stderr) {
+		pl = newProgressLine(e.stderr)
+		copyOpts.Progress = pl.update
+	}
+	copies := layers.ReplicateDataset(ctx, d, copyOpts)
+	if pl != nil {
+		pl.finish()
+	}
+	rerr := printReplication(p, first.Name, copies)
+	recordReplication(e, lf.path(e), d.Name, copies)
+	return joinErrors(err, rerr)
+}
+
+// errLayersFailed: the backup was saved in the first layer, but copying it
+// to some other layer failed (exitLayers).
+var errLayersFailed = errors.New("backup saved, but some layers did not receive it")
+
+// replicationJSON is the --json message after a dataset backup or copy.
+type replicationJSON struct {
+	MessageType string             `json:"message_type"`
+	From        string             `json:"from"`
+	Layers      []layerCopyJSON    `json:"layers"`
+	Raw         []layers.LayerCopy `json:"details"`
+}
+
+type layerCopyJSON struct {
+	Layer  string `json:"layer"`
+	Status string `json:"status"` // ok, failed, paused, skipped
+	Reason string `json:"reason,omitempty"`
+}
+
+// copyStatus sums up one layer's copy as ok, failed (with the reason),
+// paused (the time window closed) or skipped.
+func copyStatus(c layers.LayerCopy) layerCopyJSON {
+	r := c.Summary(time.Now())
+	return layerCopyJSON{Layer: c.Layer, Status: r.Outcome, Reason: r.Error}
+}
+
+// printReplication prints one line per layer and returns errLayersFailed
+// when any layer failed (a paused layer did not fail: it waits for its
+// window).
+func printReplication(p *ui.Printer, from string, copies []layers.LayerCopy) error {
+	out := replicationJSON{MessageType: "replication", From: from, Layers: []layerCopyJSON{}, Raw: copies}
+	var failed []string
+	for _, c := range copies {
+		s := copyStatus(c)
+		out.Layers = append(out.Layers, s)
+		if s.Status == "failed" {
+			failed = append(failed, s.Layer)
+		}
+	}
+	_ = p.Result(out, func(w io.Writer) {
+		for _, s := range out.Layers {
+			switch s.Status {
+			case "ok":
+				fmt.Fprintf(w, "layer %s: ok\n", s.Layer)
+			case "paused":
+				fmt.Fprintf(w, "layer %s: paused by window (%s)\n", s.Layer, s.Reason)
+			default:
+				fmt.Fprintf(w, "layer %s: %s: %s\n", s.Layer, s.Status, s.Reason)
+			}
+		}
+	})
+	if len(failed) > 0 {
+		return fmt.Errorf("%w: %s (see the lines above; `lumbung copy --to LAYER` retries, `lumbung status` shows the layers)", errLayersFailed, strings.Join(failed, ", "))
+	}
+	return nil
 }

@@ -13,5 +13,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	return demo.Run(ctx, demo.Options{Dir: *dir, SizeMiB: *size, Out: e.stdout, JSON: f.json, Stderr: e.stderr})
+	if len(f.args) > 0 {
+		return usagef("demo takes no arguments (got %q)", f.args)
+	}
+	return demo.Run(ctx, demo.Options{Dir: *dir, SizeMiB: *size, Out: e.stdout, JSON: f.json, Stderr: e.stderr, Version: version})
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/lumbung-id/lumbung/internal/backend/location"
 	"github.com/lumbung-id/lumbung/internal/repository"
 )
 
@@ -24,7 +23,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// Refuse an existing repository before asking for a new password for it.
-	if be, err := location.Open(ctx, loc); err == nil {
+	if be, err := openBackend(ctx, e, loc); err == nil {
 		return fmt.Errorf("a repository already exists at %s; nothing was changed (to create another one, choose a new or empty directory)", be.Location())
 	}
 	pw, err := rf.password(e, "Kata sandi baru / new password: ", true)
@@ -33,7 +32,7 @@ func runInit(ctx context.Context, e *env, args []string) error {
 	}
 	// The backend's error already names the location ("create repository
 	// at DIR: ..."); wrapping it again printed the location twice.
-	be, err := location.Create(ctx, loc)
+	be, err := createBackend(ctx, e, loc)
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,8 @@ const (
 	exitFailed        = 1
 	exitUsage         = 2
 	exitPartial       = 3 // snapshot saved, some files unreadable
+	exitLayers        = 4 // snapshot saved in the first layer, some other layers did not receive it
+	exitUnprotected   = 5 // status: a dataset does not meet 3-2-1-1-0
 	exitNoRepository  = 10
 	exitWrongPassword = 11
 	exitLocked        = 12
@@ -50,9 +52,14 @@ func commands() []command {
 		{"diff", "show what changed between two snapshots", runDiff},
 		{"restore", "restore a snapshot into a directory", runRestore},
 		{"check", "verify the repository's structure and, optionally, every byte", runCheck},
+		{"copy", "copy snapshots of a dataset from one layer to another", runCopy},
+		{"export", "write or verify the offline copy of a dataset (removable disk)", runExport},
+		{"status", "show every dataset's layers and its 3-2-1-1-0 verdict", runStatus},
 		{"key", "add, list or remove passwords (key slots)", runKey},
 		{"cat", "print the config or a snapshot as JSON", runCat},
 		{"unlock", "remove locks left by crashed processes", runUnlock},
+		{"serve", "run the append-only repository server (the regional layer)", runServe},
+		{"token", "create, list or revoke repository server tokens", runToken},
 		{"demo", "make sample data, back it up, change it, back it up again, restore and verify", runDemo},
 		{"version", "print the version", runVersion},
 	}
@@ -72,7 +79,9 @@ func main() {
 		debug.SetGCPercent(50)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfiling := startProfiling(os.Getenv)
 	code := runMain(ctx, &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}, os.Args[1:])
+	stopProfiling()
 	stop()
 	os.Exit(code)
 }
@@ -103,6 +112,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w, "\nRun `lumbung COMMAND --help` for a command's flags. Exit codes: 0 ok, 1 failed, 2 usage,")
 	fmt.Fprintln(w, "3 snapshot saved but some files unreadable, 10 no repository, 11 wrong password, 12 locked.")
+	fmt.Fprintln(w, "4 backup saved but some layers did not receive it, 5 a dataset does not meet 3-2-1-1-0 (status).")
 }
 
 // usageError marks mistakes in how the command was called.
@@ -130,6 +140,10 @@ func report(e *env, cmd string, err error) int {
 		code = exitUsage
 	case errors.Is(err, archiver.ErrSomeUnreadable):
 		code = exitPartial
+	case errors.Is(err, errLayersFailed):
+		code = exitLayers
+	case errors.Is(err, errUnprotected):
+		code = exitUnprotected
 	case errors.Is(err, context.Canceled):
 		code = exitInterrupted
 		if cmd == "backup" {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/location"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
@@ -103,7 +104,7 @@ func (r *repoFlags) open(ctx context.Context, e *env, loadIndex bool) (*reposito
 	if err != nil {
 		return nil, err
 	}
-	be, err := location.Open(ctx, loc)
+	be, err := openBackend(ctx, e, loc)
 	if err != nil {
 		return nil, openError{fmt.Errorf("open repository %s: %w", loc, err)}
 	}
@@ -156,6 +157,13 @@ func lockShared(ctx context.Context, e *env, repo *repository.Repository, noLock
 		return func() {}, nil
 	}
 	lock, err := repo.Lock(ctx, false)
+	if err != nil && noLock != nil && errors.Is(err, backend.ErrPermission) {
+		// A read-only credential (a server's read token, read-only S3
+		// keys) may not write a lock: reading goes on without one, as
+		// with --no-lock.
+		fmt.Fprintf(e.stderr, "note: this credential may not write a lock file, so none is taken (as with --no-lock): %v\n", err)
+		return func() {}, nil
+	}
 	if err != nil {
 		if noLock != nil && !errors.Is(err, repository.ErrLocked) && ctx.Err() == nil {
 			err = fmt.Errorf("%w (if the repository is on read-only storage, run again with --no-lock)", err)
@@ -167,4 +175,23 @@ func lockShared(ctx context.Context, e *env, repo *repository.Repository, noLock
 			fmt.Fprintf(e.stderr, "warning: %v; it is ignored after %v, or remove it with `lumbung unlock`\n", err, repository.LockStaleAfter)
 		}
 	}, nil
+}
+
+// openBackend opens the storage at loc with the credentials of the
+// command's environment (LUMBUNG_TOKEN, AWS_ACCESS_KEY_ID, ...).
+func openBackend(ctx context.Context, e *env, loc string) (backend.Backend, error) {
+	cred, err := location.CredentialsFromEnv(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return location.OpenWith(ctx, loc, cred)
+}
+
+// createBackend makes the storage for a new repository at loc.
+func createBackend(ctx context.Context, e *env, loc string) (backend.Backend, error) {
+	cred, err := location.CredentialsFromEnv(e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	return location.CreateWith(ctx, loc, cred)
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/restorer"
 	"github.com/lumbung-id/lumbung/internal/ui"
@@ -14,6 +16,8 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	f := newFlags("restore")
 	var rf repoFlags
 	rf.register(f)
+	var lf layerFlags
+	lf.register(f, "with --dataset: restore from this `LAYER`, or \"auto\": the nearest layer that has the snapshot")
 	target := f.String("target", "", "restore into this `DIR` (created if missing)")
 	var includes stringList
 	f.Var(&includes, "include", "restore only this `PATH` of the snapshot (repeatable), e.g. /srv/data/siak")
@@ -23,26 +27,55 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(f.args) != 1 {
-		return usagef("usage: lumbung restore --repo R SNAPSHOT --target DIR (SNAPSHOT is an id or \"latest\")")
+		return usagef("usage: lumbung restore --repo R SNAPSHOT --target DIR, or --config C --dataset D [--layer auto] SNAPSHOT --target DIR (SNAPSHOT is an id or \"latest\")")
 	}
 	if *target == "" {
 		return usagef("--target DIR is required: say where to restore")
 	}
-	repo, err := rf.open(ctx, e, false)
-	if err != nil {
-		return err
+	if lf.layer != "" && !lf.used() {
+		return usagef("--layer needs --dataset (and --config or LUMBUNG_CONFIG)")
 	}
-	unlock, err := lockShared(ctx, e, repo, noLock)
-	if err != nil {
-		return err
+	ref, filter := f.args[0], repository.SnapshotFilter{Hostname: *host}
+	var (
+		repo   *repository.Repository
+		unlock func()
+		from   *layerChoice
+		err    error
+	)
+	if lf.used() {
+		if rf.repo != "" {
+			return usagef("give either --repo or --config/--dataset, not both")
+		}
+		from, err = chooseLayer(ctx, e, &lf, ref, filter, noLock)
+		if err != nil {
+			return err
+		}
+		repo, unlock = from.repo, from.unlock
+	} else {
+		if repo, err = rf.open(ctx, e, false); err != nil {
+			return err
+		}
+		if unlock, err = lockShared(ctx, e, repo, noLock); err != nil {
+			return err
+		}
+		if err := loadRepoIndex(ctx, e, repo); err != nil {
+			unlock()
+			return err
+		}
 	}
 	defer unlock()
-	if err := loadRepoIndex(ctx, e, repo); err != nil {
-		return err
-	}
-	sn, err := repo.FindSnapshot(ctx, f.args[0], repository.SnapshotFilter{Hostname: *host})
-	if err != nil {
-		return err
+	var sn repository.SnapshotEntry
+	if from != nil {
+		sn = from.snapshot
+	} else {
+		var warnings []string
+		sn, warnings, err = repo.ResolveSnapshot(ctx, ref, filter)
+		for _, w := range warnings {
+			fmt.Fprintf(e.stderr, "warning: %s\n", w)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	prog := ui.Choose(f.json, e.stdout, e.stderr)
 	res, err := restorer.Restore(ctx, repo, sn.Tree, restorer.Options{Target: *target, Include: includes, Progress: prog})
@@ -50,12 +83,113 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if res != nil {
 		out := map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "target": *target,
 			"files_restored": res.Files, "dirs_restored": res.Dirs, "bytes_restored": res.Bytes, "errors": res.Errors}
+		if from != nil {
+			out["layer"], out["skipped_layers"] = from.layer.Name, from.skipped
+		}
 		_ = f.printer(e).Result(out, func(w io.Writer) {
-			fmt.Fprintf(w, "restored snapshot %s to %s: %d files, %d directories, %s\n", sn.ID.Short(), *target, res.Files, res.Dirs, ui.FormatBytes(res.Bytes))
+			via := ""
+			if from != nil {
+				via = " from layer " + from.layer.Name
+			}
+			fmt.Fprintf(w, "restored snapshot %s%s to %s: %d files, %d directories, %s\n", sn.ID.Short(), via, *target, res.Files, res.Dirs, ui.FormatBytes(res.Bytes))
 			for _, fe := range res.Errors {
 				fmt.Fprintf(w, "error: %s: %s\n", fe.Path, fe.Err)
 			}
 		})
 	}
 	return err
+}
+
+// layerChoice is the layer a restore reads from, opened, locked, with its
+// index loaded and the snapshot found.
+type layerChoice struct {
+	layer    *layers.Layer
+	repo     *repository.Repository
+	unlock   func()
+	snapshot repository.SnapshotEntry
+	// skipped says, for each nearer layer passed over, why.
+	skipped []skippedLayer
+}
+
+type skippedLayer struct {
+	Layer  string `json:"layer"`
+	Reason string `json:"reason"`
+}
+
+// chooseLayer finds the layer to restore from: the one --layer names, or
+// with "auto" (the default) the layers in config order, nearest first, and
+// the first that can be opened and has the snapshot. Each layer passed
+// over is reported on standard error with the reason, so the admin knows
+// which copies are in trouble.
+func chooseLayer(ctx context.Context, e *env, lf *layerFlags, ref string, filter repository.SnapshotFilter, noLock *bool) (*layerChoice, error) {
+	_, d, err := lf.loadDataset(e)
+	if err != nil {
+		return nil, err
+	}
+	filter.Dataset = d.Name
+	candidates := d.Layers
+	if lf.layer != "" && lf.layer != "auto" {
+		l, err := findLayer(d, lf.layer)
+		if err != nil {
+			return nil, err
+		}
+		candidates = []*layers.Layer{l}
+	}
+	var skipped []skippedLayer
+	for _, l := range candidates {
+		c, err := tryLayer(ctx, e, d, l, ref, filter, noLock)
+		if err == nil {
+			c.skipped = skipped
+			for _, s := range skipped {
+				fmt.Fprintf(e.stderr, "skipped layer %s: %s\n", s.Layer, s.Reason)
+			}
+			fmt.Fprintf(e.stderr, "restoring from layer %s (%s)\n", l.Name, l.Role)
+			return c, nil
+		}
+		if ctx.Err() != nil || len(candidates) == 1 {
+			return nil, err
+		}
+		skipped = append(skipped, skippedLayer{Layer: l.Name, Reason: err.Error()})
+	}
+	reasons := make([]string, len(skipped))
+	for i, s := range skipped {
+		reasons[i] = s.Layer + ": " + s.Reason
+	}
+	return nil, fmt.Errorf("no layer of dataset %s can restore %q (%s); `lumbung status` shows the layers", d.Name, ref, strings.Join(reasons, "; "))
+}
+
+// tryLayer opens one layer and resolves the snapshot there.
+func tryLayer(ctx context.Context, e *env, d *layers.Dataset, l *layers.Layer, ref string, filter repository.SnapshotFilter, noLock *bool) (*layerChoice, error) {
+	repo, err := openLayer(ctx, e, d, l)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockShared(ctx, e, repo, noLock)
+	if err != nil {
+		repo.Backend().Close()
+		return nil, err
+	}
+	fail := func(err error) (*layerChoice, error) {
+		unlock()
+		repo.Backend().Close()
+		return nil, err
+	}
+	if err := loadRepoIndex(ctx, e, repo); err != nil {
+		return fail(err)
+	}
+	sn, warnings, err := repo.ResolveSnapshot(ctx, ref, filter)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "warning: layer %s: %s\n", l.Name, w)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if sn.Dataset != d.Name {
+		return fail(fmt.Errorf("%w: snapshot %s belongs to dataset %q, not %q", repository.ErrNoSnapshot, sn.ID.Short(), sn.Dataset, d.Name))
+	}
+	closeAll := func() {
+		unlock()
+		repo.Backend().Close()
+	}
+	return &layerChoice{layer: l, repo: repo, unlock: closeAll, snapshot: sn}, nil
 }

@@ -92,6 +92,14 @@ type Report struct {
 	BytesRead int64 `json:"bytes_read"`
 	// Seed is the seed that chose the packs of a ReadDataSubset run.
 	Seed uint64 `json:"seed,omitempty"`
+	// Restorable lists the snapshots (full ids, oldest first) whose every
+	// file this check found restorable: each blob a file needs has a place
+	// that is indexed, in a pack storage holds, listed in its header, and
+	// (for the packs read in full) verified. Damaged lists the others. A
+	// forged index or a pack of garbage does not make a snapshot damaged
+	// while its own blobs have an intact place.
+	Restorable []string `json:"restorable_snapshots"`
+	Damaged    []string `json:"damaged_snapshots,omitempty"`
 	// Errors is real damage: the repository cannot restore something.
 	Errors []Problem `json:"errors"`
 	// Warnings are harmless: unindexed packs left by an interrupted backup
@@ -145,7 +153,7 @@ type checker struct {
 
 	mu        sync.Mutex // guards everything below during parallel phases
 	damages   map[string]*damage
-	badBlob   map[crypto.ID]*damage // blob-level damage
+	badPlace  map[placeKey]*damage  // damage at one place of a blob
 	badPack   map[crypto.ID]*damage // every blob the index places in the pack is affected
 	badTree   map[crypto.ID]*damage // trees that could not be read or decoded
 	unindexed []crypto.ID           // readable packs in no index
@@ -162,15 +170,21 @@ type checker struct {
 	state  map[crypto.ID]uint8
 	cache  map[crypto.ID][]*repository.Node
 	cached int
+	locBuf []repository.Location // scratch for status
 }
 
 // claim is what the index files say about one pack.
 type claim struct {
-	index   crypto.ID // first index file naming it
-	files   int       // index files naming it
-	maxEnd  uint64    // end of the furthest blob any index places in it
-	entries int       // blobs the index places in it (after dedup)
+	index   crypto.ID   // first index file naming it
+	indexes []crypto.ID // index files naming it, at most maxIndexesPerPack
+	files   int         // index files naming it
+	maxEnd  uint64      // end of the furthest blob any index places in it
+	entries int         // blobs the index places in it (after dedup)
 }
+
+// maxIndexesPerPack bounds the index files remembered per pack (to name
+// them in messages).
+const maxIndexesPerPack = 8
 
 // packInfo is a pack file in storage.
 type packInfo struct {
@@ -183,7 +197,7 @@ func newChecker(repo Repo, opts Options) *checker {
 		repo: repo, be: repo.Backend(), cfg: repo.Config(), opts: opts, prog: opts.Progress,
 		idx: repository.NewIndex(), orphans: repository.NewIndex(),
 		claims: make(map[crypto.ID]*claim), packs: make(map[crypto.ID]*packInfo),
-		damages: make(map[string]*damage), badBlob: make(map[crypto.ID]*damage),
+		damages: make(map[string]*damage), badPlace: make(map[placeKey]*damage),
 		badPack: make(map[crypto.ID]*damage), badTree: make(map[crypto.ID]*damage),
 		headers: make(map[crypto.ID][]repository.PackedBlob),
 	}
@@ -221,6 +235,14 @@ func (c *checker) run(ctx context.Context) error {
 	if tainted {
 		if err := c.attribute(ctx, snaps); err != nil {
 			return err
+		}
+	}
+	c.rep.Restorable = []string{}
+	for _, sn := range snaps {
+		if c.state[sn.Tree] == stClean {
+			c.rep.Restorable = append(c.rep.Restorable, sn.ID.String())
+		} else {
+			c.rep.Damaged = append(c.rep.Damaged, sn.ID.String())
 		}
 	}
 	return ctx.Err()
@@ -399,6 +421,9 @@ func (c *checker) checkLocks(ctx context.Context) error {
 			kind = "exclusive"
 		}
 		switch {
+		case l.FromFuture(now):
+			c.warn("lock", f.id.String(), "%s lock %s (PID %d on %s) is dated %s, more than a day in the future: no command honours it; a host's clock is wrong, or someone who may add files forged it; `lumbung unlock` removes it",
+				kind, f.id.Short(), l.PID, l.Hostname, l.Time.UTC().Format(time.RFC3339))
 		case l.Stale(now):
 			c.warn("lock", f.id.String(), "stale %s lock held by PID %d on %s since %s: its process has probably died; run `lumbung unlock` to remove it",
 				kind, l.PID, l.Hostname, l.Time.Local().Format(time.DateTime))
@@ -428,10 +453,15 @@ func (c *checker) loadSnapshots(ctx context.Context) ([]repository.SnapshotEntry
 		return nil, fatal(ctx, fmt.Errorf("check: read snapshots: %w", err))
 	}
 	out := snaps[:0]
+	future := time.Now().Add(repository.MaxClockSkew)
 	for _, sn := range snaps {
 		if sn.Tree.IsZero() {
 			c.fail("snapshot", sn.ID.String(), "snapshot %s has no root directory: it cannot be restored", sn.ID.Short())
 			continue
+		}
+		if sn.Time.After(future) {
+			c.fail("snapshot", sn.ID.String(), "snapshot %s (host %q, paths %s) is dated %s, more than a day in the future: `latest` passes over it; either that host's clock is wrong, or someone who may add files to the repository forged it (then treat that credential as compromised, and restore by snapshot id)",
+				sn.ID.Short(), sn.Hostname, strings.Join(sn.Paths, ", "), sn.Time.UTC().Format(time.RFC3339))
 		}
 		out = append(out, sn)
 	}
@@ -450,8 +480,8 @@ func (c *checker) report() *Report {
 	r.Warnings = append(r.Warnings, c.unindexedWarnings()...)
 	if c.dupBlobs > 0 {
 		r.Warnings = append(r.Warnings, Problem{Kind: "index", Object: "duplicates", Message: fmt.Sprintf(
-			"%s stored in more than one pack (left by backups that ran at the same time or were interrupted); this is harmless and only takes space",
-			plural(c.dupBlobs, "blob is", "blobs are"))})
+			"%s stored in more than one pack (left by backups that ran at the same time or were interrupted); this is harmless and only takes space, as restore uses whichever copy verifies%s",
+			plural(c.dupBlobs, "blob is", "blobs are"), map[bool]string{false: " (run with --read-data to verify every copy)", true: ""}[c.opts.ReadData])})
 	}
 	if c.dupPacks > 0 {
 		r.Warnings = append(r.Warnings, Problem{Kind: "index", Object: "duplicates", Message: fmt.Sprintf(

@@ -41,8 +41,12 @@ type damage struct {
 
 	reasons []string
 	blobs   map[crypto.ID]struct{} // damaged blobs (blob-level damage)
-	total   int                    // blobs in the damaged object, when known
-	dupes   int                    // damaged blobs that also have an indexed copy elsewhere
+	// Index entries a pack's header contradicts (a few, to find the index
+	// files holding them) and those index files, once found (see blame).
+	wrongPlaces []placeKey
+	culprits    []crypto.ID
+	total       int // blobs in the damaged object, when known
+	dupes       int // damaged blobs that also have an indexed copy elsewhere
 
 	files      []string
 	fileSet    map[string]struct{}

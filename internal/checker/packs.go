@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/lumbung-id/lumbung/internal/parallel"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -44,6 +46,11 @@ func (c *checker) packDamage(id crypto.ID) *damage {
 			rs = append(rs, s)
 		}
 		s := fmt.Sprintf("pack %s is damaged (%s)", id.Short(), joinReasons(rs))
+		if cl := c.claims[id]; cl != nil && len(d.blobs) > 0 {
+			// Say who placed the blobs here: a pack of garbage listed by
+			// a forged index file looks like any damaged pack.
+			s += "; " + listIndexes(cl) + " it"
+		}
 		if d.all && d.maybe {
 			s += "; its data was not read: run `lumbung check --read-data` to see which files are really damaged"
 		}
@@ -54,15 +61,36 @@ func (c *checker) packDamage(id crypto.ID) *damage {
 }
 
 // missingPack is a pack that the index names but storage does not hold.
-func (c *checker) missingPack(id, index crypto.ID) *damage {
+func (c *checker) missingPack(id crypto.ID, cl *claim) *damage {
 	d := c.packDamage(id)
 	d.all = true
 	d.head = func(*damage) string {
-		return fmt.Sprintf("pack %s is missing from storage (index file %s lists it)", id.Short(), index.Short())
+		return fmt.Sprintf("pack %s is missing from storage (%s it)", id.Short(), listIndexes(cl))
 	}
-	d.noFiles = "no snapshot uses its data"
+	d.noFiles = "no snapshot depends on it (every blob a snapshot needs from it has a copy elsewhere); if no maintenance removed it, " +
+		"the pack was never stored and the index file was forged by someone who may add files to the repository"
 	c.badPack[id] = d
 	return d
+}
+
+// listIndexes names the index files that list a pack: "index file 1a2b3c4d
+// lists", "index files 1a2b3c4d, 5e6f7a8b list".
+func listIndexes(cl *claim) string {
+	if len(cl.indexes) == 1 {
+		return "index file " + cl.indexes[0].Short() + " lists"
+	}
+	s := "index files "
+	for i, id := range cl.indexes {
+		if i == maxSnapsInText {
+			s += fmt.Sprintf(" and %d more", len(cl.indexes)-i)
+			break
+		}
+		if i > 0 {
+			s += ", "
+		}
+		s += id.Short()
+	}
+	return s + " list"
 }
 
 // mismatch is index entries that disagree with the pack header.
@@ -71,11 +99,16 @@ func (c *checker) mismatch(id crypto.ID) *damage {
 	if d := c.damages[k]; d != nil {
 		return d
 	}
+	cl := c.claims[id]
 	d := &damage{kind: "index", object: id.String(), tail: "restore them from another layer",
-		noFiles: "no snapshot uses them"}
+		noFiles: "no snapshot depends on them (every blob a snapshot needs has an intact copy elsewhere)"}
 	d.head = func(d *damage) string {
-		return fmt.Sprintf("the index places %s in pack %s where the pack's header does not list them, so they cannot be read",
-			plural(len(d.blobs), "blob", "blobs"), id.Short())
+		who := listIndexes(cl) + " that pack"
+		if len(d.culprits) > 0 {
+			who = listIndexes(&claim{indexes: d.culprits}) + " these entries"
+		}
+		return fmt.Sprintf("the index places %s in pack %s where the pack's header does not list them, so they cannot be read there (%s; an entry Lumbung never writes: an index file is damaged, or forged by someone who may add files)",
+			plural(len(d.blobs), "blob", "blobs"), id.Short(), who)
 	}
 	c.damages[k] = d
 	return d
@@ -129,23 +162,34 @@ func isAre(n int) string {
 	return "are"
 }
 
-// addBadBlob marks blob id as damaged in pack and records it in d.
-func (c *checker) addBadBlob(d *damage, pack, id crypto.ID) {
+// placeKey names one place of one blob.
+type placeKey struct {
+	id  crypto.ID
+	loc repository.Location
+}
+
+// addBadPlace marks blob id as damaged at loc and records it in d. The blob
+// stays restorable while another place of it is intact (see status).
+func (c *checker) addBadPlace(d *damage, id crypto.ID, loc repository.Location) {
+	if _, indexed := c.claims[loc.Pack]; !indexed {
+		// An unindexed copy is never read: the indexed one is.
+		if _, seen := d.blobs[id]; !seen && len(d.blobs) < maxFilesCounted {
+			d.addBlob(id)
+		}
+		return
+	}
+	k := placeKey{id, loc}
+	if c.badPlace[k] == nil {
+		c.badPlace[k] = d
+	}
 	if _, seen := d.blobs[id]; seen || len(d.blobs) >= maxFilesCounted {
 		return
 	}
-	if loc, ok := c.idx.Lookup(id); ok && loc.Pack != pack {
-		if _, indexed := c.claims[pack]; !indexed {
-			// An unindexed copy is never read: the indexed one is.
-			d.addBlob(id)
-			return
-		}
+	var buf [4]repository.Location
+	if len(c.idx.LookupAll(id, buf[:0])) > 1 {
 		d.dupes++
 	}
 	d.addBlob(id)
-	if c.badBlob[id] == nil {
-		c.badBlob[id] = d
-	}
 }
 
 // loadIndex reads every index file into c.idx, reporting damaged ones.
@@ -159,7 +203,7 @@ func (c *checker) loadIndex(ctx context.Context) error {
 		packs []repository.IndexPack
 		err   error
 	}
-	err = ordered(ctx, len(files), workers(),
+	err = parallel.Ordered(ctx, len(files), workers(),
 		func(ctx context.Context, i int) result {
 			packs, err := c.repo.LoadIndexFile(ctx, files[i].id)
 			return result{packs, err}
@@ -185,6 +229,9 @@ func (c *checker) loadIndex(ctx context.Context) error {
 					c.claims[p.ID] = cl
 				}
 				cl.files++
+				if len(cl.indexes) < maxIndexesPerPack && !slices.Contains(cl.indexes, id) {
+					cl.indexes = append(cl.indexes, id)
+				}
 				if cl.files == 2 {
 					c.dupPacks++
 				}
@@ -207,101 +254,6 @@ func (c *checker) loadIndex(ctx context.Context) error {
 		}
 	})
 	c.rep.Blobs = c.idx.Len()
-	return nil
-}
-
-// ordered runs load(i) for i in [0, n) on up to workers goroutines and
-// hands the results to consume in order of i, holding at most 2*workers
-// results in memory.
-func ordered[T any](ctx context.Context, n, workers int, load func(context.Context, int) T, consume func(int, T) error) error {
-	if n == 0 {
-		return ctx.Err()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	workers = max(1, min(workers, n))
-	window := make(chan struct{}, 2*workers)
-	out := make([]chan T, n)
-	for i := range out {
-		out[i] = make(chan T, 1)
-	}
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(jobs)
-		for i := range n {
-			select {
-			case window <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				out[i] <- load(ctx, i)
-			}
-		}()
-	}
-	defer func() {
-		cancel()
-		wg.Wait()
-	}()
-	for i := range n {
-		var r T
-		select {
-		case r = <-out[i]:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		if err := consume(i, r); err != nil {
-			return err
-		}
-		<-window
-	}
-	return nil
-}
-
-// parallel calls fn for every item on up to workers goroutines and returns
-// the first error.
-func parallel[T any](ctx context.Context, items []T, workers int, fn func(context.Context, T) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	work := make(chan T)
-	var wg sync.WaitGroup
-	for range max(1, min(workers, len(items))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range work {
-				if err := fn(ctx, it); err != nil {
-					cancel(err)
-				}
-			}
-		}()
-	}
-feed:
-	for _, it := range items {
-		select {
-		case work <- it:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
 	return nil
 }
 
@@ -329,7 +281,7 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	}
 	sortIDs(missing)
 	for _, id := range missing {
-		c.missingPack(id, c.claims[id].index)
+		c.missingPack(id, c.claims[id])
 	}
 
 	toRead := c.selectPacks(files)
@@ -341,13 +293,16 @@ func (c *checker) checkPacks(ctx context.Context) error {
 	c.prog.Start("check", ui.Counts{Files: int64(len(files)), Bytes: total})
 
 	rd := newReader(c)
-	err = parallel(ctx, files, workers(), func(ctx context.Context, f fileEntry) error {
+	err = parallel.Each(ctx, files, workers(), func(ctx context.Context, f fileEntry) error {
 		return c.checkPack(ctx, rd, f.id)
 	})
 	if err != nil {
 		return fatal(ctx, err)
 	}
 	if err := c.checkUnlisted(); err != nil {
+		return err
+	}
+	if err := c.blame(ctx); err != nil {
 		return err
 	}
 	err = c.readDeferred(ctx, rd)
@@ -454,44 +409,12 @@ func (c *checker) checkPack(ctx context.Context, rd *reader, id crypto.ID) error
 // compareHeader checks that every index entry placing a blob in pack id
 // matches the pack's authenticated header.
 func (c *checker) compareHeader(id crypto.ID, cl *claim, hdr []repository.PackedBlob) {
-	matched := 0
-	var exact map[crypto.ID]bool // blobs listed where the index says; made on first trouble
-	var odd, unknown []repository.PackedBlob
-	for _, b := range hdr {
-		loc, ok := c.idx.Lookup(b.ID)
-		switch {
-		case !ok:
-			unknown = append(unknown, b)
-		case loc.Pack != id:
-			// A duplicate: the index uses the copy in another pack.
-		case loc.Offset == b.Offset && loc.Length == b.Length && loc.RawLength == b.RawLength && loc.Type == b.Type:
-			matched++
-			if exact != nil {
-				exact[b.ID] = true
-			}
-		default:
-			if exact == nil {
-				exact = make(map[crypto.ID]bool)
-				for _, x := range hdr {
-					if l, ok := c.idx.Lookup(x.ID); ok && l.Pack == id && l.Offset == x.Offset && l.Length == x.Length && l.RawLength == x.RawLength && l.Type == x.Type {
-						exact[x.ID] = true
-					}
-				}
-			}
-			odd = append(odd, b)
-		}
-	}
+	matched, wrong, unknown := c.matchHeader(id, hdr)
 	if len(unknown) > 0 {
 		// Blobs the pack holds but no index lists (never written so by
 		// Lumbung): remembered so that a snapshot needing one is told
 		// where it is.
 		c.orphans.AddPack(id, unknown)
-	}
-	var wrong []crypto.ID
-	for _, b := range odd {
-		if !exact[b.ID] {
-			wrong = append(wrong, b.ID)
-		}
 	}
 	if len(wrong) == 0 && matched == cl.entries {
 		return
@@ -500,8 +423,9 @@ func (c *checker) compareHeader(id crypto.ID, cl *claim, hdr []repository.Packed
 	defer c.mu.Unlock()
 	if len(wrong) > 0 {
 		d := c.mismatch(id)
-		for _, b := range wrong {
-			c.addBadBlob(d, id, b)
+		for _, w := range wrong {
+			c.addBadPlace(d, w.id, w.loc)
+			d.addWrongPlace(w)
 		}
 	}
 	if matched+len(wrong) != cl.entries {
@@ -511,37 +435,95 @@ func (c *checker) compareHeader(id crypto.ID, cl *claim, hdr []repository.Packed
 	}
 }
 
+func headerPlace(pack crypto.ID, b repository.PackedBlob) repository.Location {
+	return repository.Location{Type: b.Type, Pack: pack, Offset: b.Offset, Length: b.Length, RawLength: b.RawLength}
+}
+
+// matchHeader compares the index places in pack id with its header: matched
+// counts places the header lists exactly, wrong are places in the pack of
+// blobs the header lists but not there, unknown are blobs the header lists
+// and no index does. The common pack (each blob listed once, in one place)
+// takes one lookup per blob and no allocation.
+func (c *checker) matchHeader(id crypto.ID, hdr []repository.PackedBlob) (matched int, wrong []placeKey, unknown []repository.PackedBlob) {
+	var buf [4]repository.Location
+	simple := true
+	for _, b := range hdr {
+		locs := c.idx.LookupAll(b.ID, buf[:0])
+		if len(locs) == 0 {
+			unknown = append(unknown, b)
+			continue
+		}
+		in, exact := 0, 0
+		for _, l := range locs {
+			if l.Pack == id {
+				in++
+				if l == headerPlace(id, b) {
+					exact++
+				}
+			}
+		}
+		switch {
+		case in == 0: // a duplicate: the index has copies elsewhere only
+		case in == 1 && exact == 1:
+			matched++
+		default:
+			simple = false
+		}
+	}
+	if simple {
+		return matched, nil, unknown
+	}
+	// Several places in this pack for one blob, or a place the header does
+	// not list: compare sets.
+	listed := make(map[placeKey]bool, len(hdr))
+	for _, b := range hdr {
+		listed[placeKey{b.ID, headerPlace(id, b)}] = true
+	}
+	matched = 0
+	done := make(map[crypto.ID]bool, len(hdr))
+	for _, b := range hdr {
+		if done[b.ID] {
+			continue
+		}
+		done[b.ID] = true
+		for _, l := range c.idx.LookupAll(b.ID, buf[:0]) {
+			switch {
+			case l.Pack != id:
+			case listed[placeKey{b.ID, l}]:
+				matched++
+			default:
+				wrong = append(wrong, placeKey{b.ID, l})
+			}
+		}
+	}
+	return matched, wrong, unknown
+}
+
 // checkUnlisted finds index entries that place blobs in a pack whose header
 // does not list them.
 func (c *checker) checkUnlisted() error {
 	if len(c.headers) == 0 {
 		return nil
 	}
-	type pos struct {
-		off, length, raw uint32
-		typ              repository.BlobType
-	}
-	listed := make(map[crypto.ID]map[crypto.ID]pos, len(c.headers))
+	listed := make(map[placeKey]bool)
 	for pack, hdr := range c.headers {
-		m := make(map[crypto.ID]pos, len(hdr))
 		for _, b := range hdr {
-			m[b.ID] = pos{b.Offset, b.Length, b.RawLength, b.Type}
+			listed[placeKey{b.ID, headerPlace(pack, b)}] = true
 		}
-		listed[pack] = m
 	}
-	type bad struct{ pack, blob crypto.ID }
-	var found []bad
+	var found []placeKey
 	c.idx.Each(func(id crypto.ID, loc repository.Location) {
-		m := listed[loc.Pack]
-		if m == nil {
+		if c.headers[loc.Pack] == nil {
 			return
 		}
-		if p, ok := m[id]; !ok || p != (pos{loc.Offset, loc.Length, loc.RawLength, loc.Type}) {
-			found = append(found, bad{loc.Pack, id})
+		if k := (placeKey{id, loc}); !listed[k] {
+			found = append(found, k)
 		}
 	})
 	for _, b := range found {
-		c.addBadBlob(c.mismatch(b.pack), b.pack, b.blob)
+		d := c.mismatch(b.loc.Pack)
+		c.addBadPlace(d, b.id, b.loc)
+		d.addWrongPlace(b)
 	}
 	c.headers = nil
 	return nil
@@ -563,7 +545,7 @@ func (c *checker) readDeferred(ctx context.Context, rd *reader) error {
 		}
 	})
 	sortIDs(c.deferred)
-	err := parallel(ctx, c.deferred, workers(), func(ctx context.Context, id crypto.ID) error {
+	err := parallel.Each(ctx, c.deferred, workers(), func(ctx context.Context, id crypto.ID) error {
 		return rd.read(ctx, id, c.packs[id].size, want[id], true)
 	})
 	return fatal(ctx, err)
@@ -640,16 +622,16 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 
 	bufp := rd.bufs.Get().(*[]byte)
 	defer rd.bufs.Put(bufp)
-	var bad []crypto.ID
+	var bad []blobRef
 	for _, b := range blobs {
 		end := uint64(b.loc.Offset) + uint64(b.loc.Length)
 		if end > uint64(len(data)) {
-			bad = append(bad, b.id)
+			bad = append(bad, b)
 			continue
 		}
 		out, err := c.repo.DecodeBlob(b.id, b.loc, data[b.loc.Offset:end], (*bufp)[:0])
 		if err != nil {
-			bad = append(bad, b.id)
+			bad = append(bad, b)
 			continue
 		}
 		if cap(out) <= 2*int(c.cfg.Chunker.Max)+1<<20 {
@@ -680,12 +662,12 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 		c.badPack[id] = d
 		for _, b := range bad {
 			if len(d.blobs) < maxFilesCounted {
-				d.addBlob(b)
+				d.addBlob(b.id)
 			}
 		}
 	} else {
 		for _, b := range bad {
-			c.addBadBlob(d, id, b)
+			c.addBadPlace(d, b.id, b.loc)
 		}
 	}
 	if d.unindexed && len(bad) > 0 && !headerBad {

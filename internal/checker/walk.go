@@ -55,14 +55,26 @@ type frame struct {
 	covered []*damage
 }
 
-// status returns the damage that makes blob id unrestorable, or nil. Only
-// the walking goroutine calls it.
+// status returns the damage that makes blob id unrestorable, or nil. A
+// blob listed in several places is restorable while one of them is intact
+// (readers try every place); then nil. Only the walking goroutine calls it.
 func (c *checker) status(id crypto.ID) *damage {
-	if d := c.badBlob[id]; d != nil {
-		return d
-	}
-	if loc, ok := c.idx.Lookup(id); ok {
-		return c.badPack[loc.Pack]
+	if locs := c.idx.LookupAll(id, c.locBuf[:0]); len(locs) > 0 {
+		c.locBuf = locs[:0]
+		var first *damage
+		for _, l := range locs {
+			d := c.badPack[l.Pack]
+			if d == nil {
+				d = c.badPlace[placeKey{id, l}]
+			}
+			if d == nil {
+				return nil
+			}
+			if first == nil {
+				first = d
+			}
+		}
+		return first
 	}
 	if loc, ok := c.orphans.Lookup(id); ok {
 		if d := c.badPack[loc.Pack]; d != nil {
@@ -108,67 +120,108 @@ const (
 	tErrMalformed
 )
 
-type treeErr struct {
+// placeFail is a failure to read a tree at one of its places.
+type placeFail struct {
 	kind int
-	pack crypto.ID
+	loc  repository.Location
+	err  error
+}
+
+type treeErr struct {
+	kind int // of the last place tried
 	err  error
 }
 
 func (e *treeErr) Error() string { return e.err.Error() }
 func (e *treeErr) Unwrap() error { return e.err }
 
-// loadTree reads a tree blob from wherever a pack holds it, indexed or not.
-// It is safe for concurrent use.
-func (c *checker) loadTree(ctx context.Context, id crypto.ID) (*repository.Tree, error) {
-	loc, ok := c.idx.Lookup(id)
-	if !ok {
-		loc, ok = c.orphans.Lookup(id)
+// loadTree reads a tree blob from wherever a pack holds it, indexed or not,
+// trying every place until one verifies. It returns the places that failed
+// on the way (for the walking goroutine to record: loadTree itself changes
+// nothing, so it is safe for concurrent use).
+func (c *checker) loadTree(ctx context.Context, id crypto.ID) (*repository.Tree, []placeFail, error) {
+	locs := c.idx.Locations(id)
+	if len(locs) == 0 {
+		locs = c.orphans.Locations(id)
 	}
-	if !ok {
-		return nil, &treeErr{kind: tErrNotIndexed, err: repository.ErrBlobNotFound}
+	if len(locs) == 0 {
+		return nil, nil, &treeErr{kind: tErrNotIndexed, err: repository.ErrBlobNotFound}
 	}
-	sealed, err := c.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int64(loc.Offset), int64(loc.Length))
-	if err != nil {
-		return nil, &treeErr{kind: tErrRead, pack: loc.Pack, err: err}
+	var fails []placeFail
+	for _, loc := range locs {
+		sealed, err := c.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int64(loc.Offset), int64(loc.Length))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fails, ctx.Err()
+			}
+			fails = append(fails, placeFail{tErrRead, loc, err})
+			continue
+		}
+		data, err := c.repo.DecodeBlob(id, loc, sealed, nil)
+		if err != nil {
+			fails = append(fails, placeFail{tErrDamaged, loc, err})
+			continue
+		}
+		t, err := repository.DecodeTree(data)
+		if err != nil {
+			// The content matched its id: every intact place holds the
+			// same bytes, so trying others cannot help.
+			return nil, fails, &treeErr{kind: tErrMalformed, err: err}
+		}
+		return t, fails, nil
 	}
-	data, err := c.repo.DecodeBlob(id, loc, sealed, nil)
-	if err != nil {
-		return nil, &treeErr{kind: tErrDamaged, pack: loc.Pack, err: err}
+	last := fails[len(fails)-1]
+	return nil, fails, &treeErr{kind: last.kind, err: repository.PlacesError(id, locs, errsOf(fails))}
+}
+
+func errsOf(fails []placeFail) []error {
+	out := make([]error, len(fails))
+	for i, f := range fails {
+		out[i] = f.err
 	}
-	t, err := repository.DecodeTree(data)
-	if err != nil {
-		return nil, &treeErr{kind: tErrMalformed, pack: loc.Pack, err: err}
+	return out
+}
+
+// placeFailed records that tree id could not be read at one place.
+func (c *checker) placeFailed(id crypto.ID, f placeFail) {
+	if c.badPlace[placeKey{id, f.loc}] != nil {
+		return // known already (an index entry the pack's header contradicts)
 	}
-	return t, nil
+	switch f.kind {
+	case tErrRead:
+		if c.badPack[f.loc.Pack] != nil {
+			return // missing, or known to be unreadable
+		}
+		d := c.packDamage(f.loc.Pack)
+		if errors.Is(f.err, backend.ErrNotExist) {
+			d.addReason("it disappeared while check ran")
+		} else {
+			d.addReason("it cannot be read: " + f.err.Error())
+		}
+		c.addBadPlace(d, id, f.loc)
+	case tErrDamaged:
+		c.addBadPlace(c.packDamage(f.loc.Pack), id, f.loc)
+	}
 }
 
 // treeFailure records why tree id could not be read and returns the damage.
-func (c *checker) treeFailure(id crypto.ID, err error) *damage {
+func (c *checker) treeFailure(id crypto.ID, fails []placeFail, err error) *damage {
+	for _, f := range fails {
+		c.placeFailed(id, f)
+	}
 	var te *treeErr
 	if !errors.As(err, &te) {
 		te = &treeErr{kind: tErrRead, err: err}
 	}
-	d := c.badBlob[id]
-	if d == nil {
-		switch te.kind {
-		case tErrNotIndexed:
-			d = c.status(id)
-		case tErrRead:
-			if d = c.badPack[te.pack]; d == nil {
-				d = c.packDamage(te.pack)
-				if errors.Is(err, backend.ErrNotExist) {
-					d.addReason("it disappeared while check ran")
-				} else {
-					d.addReason("it cannot be read: " + err.Error())
-				}
-				c.addBadBlob(d, te.pack, id)
-			}
-		case tErrDamaged:
-			d = c.packDamage(te.pack)
-			c.addBadBlob(d, te.pack, id)
-		default:
-			d = c.treeDamage(id, fmt.Sprintf("directory tree %s cannot be decoded (%v): everything in the directory is lost", id.Short(), err))
-		}
+	var d *damage
+	if te.kind == tErrMalformed {
+		d = c.treeDamage(id, fmt.Sprintf("directory tree %s cannot be decoded (%v): everything in the directory is lost", id.Short(), err))
+	} else if d = c.status(id); d == nil && len(fails) > 0 {
+		// Every place failed, but only in packs in no index.
+		d = c.packDamage(fails[0].loc.Pack)
+		d.addReason("it cannot be read: " + why(err))
+	} else if d == nil {
+		d = c.treeDamage(id, fmt.Sprintf("directory tree %s cannot be read (%v): everything in the directory is lost", id.Short(), err))
 	}
 	c.badTree[id] = d
 	return d
@@ -184,14 +237,17 @@ func (c *checker) walk(ctx context.Context, snaps []repository.SnapshotEntry) (b
 	// enter starts visiting tree id: nil when it cannot be read.
 	enter := func(id crypto.ID) (*frame, error) {
 		st := c.status(id)
-		t, err := ld.get(id)
+		t, fails, err := ld.get(id)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			c.treeFailure(id, err)
+			c.treeFailure(id, fails, err)
 			c.state[id] = stTainted
 			return nil, nil
+		}
+		for _, f := range fails { // read from another place: record the bad ones
+			c.placeFailed(id, f)
 		}
 		c.rep.Trees++
 		c.prog.Add(ui.Counts{Dirs: 1})
@@ -297,7 +353,7 @@ func (c *checker) nodes(ctx context.Context, id crypto.ID) ([]*repository.Node, 
 	if n, ok := c.cache[id]; ok {
 		return n, nil
 	}
-	t, err := c.loadTree(ctx, id)
+	t, _, err := c.loadTree(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -390,9 +446,10 @@ type loader struct {
 }
 
 type future struct {
-	done chan struct{}
-	t    *repository.Tree
-	err  error
+	done  chan struct{}
+	t     *repository.Tree
+	fails []placeFail
+	err   error
 }
 
 // maxPrefetch bounds trees loaded ahead (and held in memory).
@@ -427,13 +484,13 @@ func (l *loader) prefetch(ids []crypto.ID) {
 				f.err = l.ctx.Err()
 				return
 			}
-			f.t, f.err = l.c.loadTree(l.ctx, id)
+			f.t, f.fails, f.err = l.c.loadTree(l.ctx, id)
 			<-l.sem
 		}()
 	}
 }
 
-func (l *loader) get(id crypto.ID) (*repository.Tree, error) {
+func (l *loader) get(id crypto.ID) (*repository.Tree, []placeFail, error) {
 	l.mu.Lock()
 	f := l.pending[id]
 	delete(l.pending, id)
@@ -443,9 +500,9 @@ func (l *loader) get(id crypto.ID) (*repository.Tree, error) {
 	}
 	select {
 	case <-f.done:
-		return f.t, f.err
+		return f.t, f.fails, f.err
 	case <-l.ctx.Done():
-		return nil, l.ctx.Err()
+		return nil, nil, l.ctx.Err()
 	}
 }
 

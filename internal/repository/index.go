@@ -8,7 +8,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 )
 
-// Index maps blob ids to their place in a pack. It is built from every index
+// Index maps blob ids to their places in packs. It is built from every index
 // file at open and grows as packs are written.
 //
 // Memory matters (a regional repository holds tens of millions of blobs), so
@@ -16,13 +16,31 @@ import (
 // through an open-addressing table of 32-bit entry numbers: about 60 bytes
 // per blob in all (52-byte entry plus 4-8 bytes of table), against 150+ for
 // a Go map of structs.
+//
+// A blob may be listed in more than one place: two writers raced, or
+// someone who holds the key but may only add files (an attacker with the
+// agent's append-only credential) wrote an index file claiming real blob
+// ids live somewhere else. No order among index files can be trusted, so
+// every place is kept and readers try them in turn until one decrypts and
+// matches the blob's keyed id (Repository.LoadBlob). The first place is the
+// entry itself; further places go to a side map that only duplicated blobs
+// use: nothing for the common blob, about 100 bytes for a blob with extra
+// places plus 20 per extra place.
+//
+// Places are also judged while the process runs: a place whose pack storage
+// does not hold (markMissing, done when the index is loaded) or whose blob
+// failed verification (MarkBad) is not usable. Has reports only usable
+// places, so a writer stores a blob again rather than deduplicating
+// against a place that cannot be read.
 type Index struct {
-	mu      sync.RWMutex
-	packs   []crypto.ID
-	packNum map[crypto.ID]uint32
-	blocks  [][]indexEntry
-	n       int
-	table   []uint32 // entry number + 1; 0 is empty
+	mu        sync.RWMutex
+	packs     []crypto.ID
+	packNum   map[crypto.ID]uint32
+	packFlags []uint8 // by pack number: packMissing, packSuspect
+	blocks    [][]indexEntry
+	n         int
+	table     []uint32 // entry number + 1; 0 is empty
+	extra     map[crypto.ID][]altLoc
 }
 
 type indexEntry struct {
@@ -32,7 +50,27 @@ type indexEntry struct {
 	length    uint32
 	rawLength uint32
 	typ       BlobType
+	flags     uint8 // locBad, entryHasAlt: fits in the padding, costs nothing
 }
+
+// altLoc is a further place of a blob listed in more than one place.
+type altLoc struct {
+	pack, offset, length, rawLength uint32
+	typ                             BlobType
+	flags                           uint8 // locBad
+}
+
+// Flags of entries and places.
+const (
+	locBad      = 1 << 0 // failed verification in this process
+	entryHasAlt = 1 << 1 // the blob has places in Index.extra
+)
+
+// Flags of packs.
+const (
+	packMissing = 1 << 0 // storage does not hold it
+	packSuspect = 1 << 1 // a blob in it failed verification
+)
 
 const blockShift = 12 // 4096 entries per block
 
@@ -70,14 +108,39 @@ func (x *Index) find(id *crypto.ID) int {
 	}
 }
 
-// Has reports whether the blob is indexed.
+// usable reports whether a place with these flags in pack pn may hold the blob.
+func (x *Index) usable(pn uint32, flags uint8) bool {
+	return flags&locBad == 0 && x.packFlags[pn]&packMissing == 0
+}
+
+// Has reports whether the blob has a usable place: one in a pack that
+// storage holds and that has not failed verification. Writers deduplicate
+// against it.
 func (x *Index) Has(id crypto.ID) bool {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.find(&id) >= 0
+	i := x.find(&id)
+	if i < 0 {
+		return false
+	}
+	e := x.entry(i)
+	if x.usable(e.pack, e.flags) {
+		return true
+	}
+	if e.flags&entryHasAlt != 0 {
+		for _, a := range x.extra[id] {
+			if x.usable(a.pack, a.flags) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
-// Lookup returns where the blob is stored.
+// Lookup returns where the blob is stored: its preferred place (see
+// LookupAll). ok is false only when no index lists the blob; a blob whose
+// every place is unusable still returns one, so that reading it fails with
+// the real reason.
 func (x *Index) Lookup(id crypto.ID) (Location, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -86,11 +149,98 @@ func (x *Index) Lookup(id crypto.ID) (Location, bool) {
 		return Location{}, false
 	}
 	e := x.entry(i)
-	return Location{Type: e.typ, Pack: x.packs[e.pack], Offset: e.offset, Length: e.length, RawLength: e.rawLength}, true
+	if e.flags&entryHasAlt == 0 {
+		return x.loc(e.pack, e.offset, e.length, e.rawLength, e.typ), true
+	}
+	var buf [4]Location
+	return x.lookupAll(i, buf[:0])[0], true
 }
 
-// AddPack records the blobs of one pack. Blobs already indexed (in another
-// pack) keep their first location.
+// LookupAll appends every place of the blob to dst, best first: usable
+// places in packs that have not failed verification, then other usable
+// places, then unusable ones (missing pack, failed verification); in the
+// order they were added within each group. It appends nothing for a blob
+// no index lists.
+func (x *Index) LookupAll(id crypto.ID, dst []Location) []Location {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	i := x.find(&id)
+	if i < 0 {
+		return dst
+	}
+	return x.lookupAll(i, dst)
+}
+
+// Locations returns every place of the blob, best first (see LookupAll).
+func (x *Index) Locations(id crypto.ID) []Location { return x.LookupAll(id, nil) }
+
+func (x *Index) loc(pn, off, length, raw uint32, t BlobType) Location {
+	return Location{Type: t, Pack: x.packs[pn], Offset: off, Length: length, RawLength: raw}
+}
+
+func (x *Index) lookupAll(i int, dst []Location) []Location {
+	e := x.entry(i)
+	type place struct {
+		l    Location
+		rank int
+	}
+	rank := func(pn uint32, flags uint8) int {
+		switch {
+		case !x.usable(pn, flags):
+			return 2
+		case x.packFlags[pn]&packSuspect != 0:
+			return 1
+		}
+		return 0
+	}
+	if e.flags&entryHasAlt == 0 {
+		return append(dst, x.loc(e.pack, e.offset, e.length, e.rawLength, e.typ))
+	}
+	alts := x.extra[e.id]
+	all := make([]place, 0, 1+len(alts))
+	all = append(all, place{x.loc(e.pack, e.offset, e.length, e.rawLength, e.typ), rank(e.pack, e.flags)})
+	for _, a := range alts {
+		all = append(all, place{x.loc(a.pack, a.offset, a.length, a.rawLength, a.typ), rank(a.pack, a.flags)})
+	}
+	for r := 0; r <= 2; r++ {
+		for _, p := range all {
+			if p.rank == r {
+				dst = append(dst, p.l)
+			}
+		}
+	}
+	return dst
+}
+
+// MarkBad records that the blob could not be read or verified at loc: it is
+// no longer usable (Has ignores it, LookupAll puts it last), and its pack
+// is suspect (its other blobs are tried after places in other packs). Only
+// this process's view changes; nothing is written.
+func (x *Index) MarkBad(id crypto.ID, loc Location) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	i := x.find(&id)
+	pn, ok := x.packNum[loc.Pack]
+	if i < 0 || !ok {
+		return
+	}
+	x.packFlags[pn] |= packSuspect
+	e := x.entry(i)
+	if e.pack == pn && e.offset == loc.Offset && e.length == loc.Length && e.rawLength == loc.RawLength && e.typ == loc.Type {
+		e.flags |= locBad
+	}
+	alts := x.extra[id]
+	for k := range alts {
+		a := &alts[k]
+		if a.pack == pn && a.offset == loc.Offset && a.length == loc.Length && a.rawLength == loc.RawLength && a.typ == loc.Type {
+			a.flags |= locBad
+		}
+	}
+}
+
+// AddPack records the blobs of one pack. A blob already indexed elsewhere
+// gets this place as a further one; a place already recorded is not added
+// twice.
 func (x *Index) AddPack(pack crypto.ID, blobs []PackedBlob) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -98,10 +248,12 @@ func (x *Index) AddPack(pack crypto.ID, blobs []PackedBlob) {
 	if !ok {
 		pn = uint32(len(x.packs))
 		x.packs = append(x.packs, pack)
+		x.packFlags = append(x.packFlags, 0)
 		x.packNum[pack] = pn
 	}
 	for _, b := range blobs {
-		if x.find(&b.ID) >= 0 {
+		if i := x.find(&b.ID); i >= 0 {
+			x.addAlt(x.entry(i), pn, b)
 			continue
 		}
 		if (x.n+1)*4 > len(x.table)*3 {
@@ -114,6 +266,24 @@ func (x *Index) AddPack(pack crypto.ID, blobs []PackedBlob) {
 		x.insert(&b.ID, x.n)
 		x.n++
 	}
+}
+
+// addAlt records a further place of the blob of entry e, unless it has it.
+func (x *Index) addAlt(e *indexEntry, pn uint32, b PackedBlob) {
+	if e.pack == pn && e.offset == b.Offset && e.length == b.Length && e.rawLength == b.RawLength && e.typ == b.Type {
+		return
+	}
+	alts := x.extra[b.ID]
+	for _, a := range alts {
+		if a.pack == pn && a.offset == b.Offset && a.length == b.Length && a.rawLength == b.RawLength && a.typ == b.Type {
+			return
+		}
+	}
+	if x.extra == nil {
+		x.extra = make(map[crypto.ID][]altLoc)
+	}
+	x.extra[b.ID] = append(alts, altLoc{pack: pn, offset: b.Offset, length: b.Length, rawLength: b.RawLength, typ: b.Type})
+	e.flags |= entryHasAlt
 }
 
 func (x *Index) insert(id *crypto.ID, n int) {
@@ -154,14 +324,64 @@ func (x *Index) Packs() []crypto.ID {
 	return append([]crypto.ID(nil), x.packs...)
 }
 
-// Each calls fn for every indexed blob, under the read lock: fn must not
-// call back into the index.
+// MissingPacks returns the indexed packs that storage did not hold when the
+// index was loaded.
+func (x *Index) MissingPacks() []crypto.ID {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []crypto.ID
+	for pn, f := range x.packFlags {
+		if f&packMissing != 0 {
+			out = append(out, x.packs[pn])
+		}
+	}
+	return out
+}
+
+// markMissing marks every indexed pack for which stored reports false as
+// missing (and clears the mark of the others). stored is called under the
+// index lock and must not call back into the index.
+func (x *Index) markMissing(stored func(pn uint32) bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for pn := range x.packFlags {
+		if stored(uint32(pn)) {
+			x.packFlags[pn] &^= packMissing
+		} else {
+			x.packFlags[pn] |= packMissing
+		}
+	}
+}
+
+// packNumber returns the internal number of an indexed pack.
+func (x *Index) packNumber(id crypto.ID) (uint32, bool) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	pn, ok := x.packNum[id]
+	return pn, ok
+}
+
+// packCount is the number of indexed packs.
+func (x *Index) packCount() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.packs)
+}
+
+// Each calls fn for every place of every indexed blob (a blob listed in
+// several places is visited once per place), under the read lock: fn must
+// not call back into the index.
 func (x *Index) Each(fn func(id crypto.ID, loc Location)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for i := 0; i < x.n; i++ {
 		e := x.entry(i)
-		fn(e.id, Location{Type: e.typ, Pack: x.packs[e.pack], Offset: e.offset, Length: e.length, RawLength: e.rawLength})
+		fn(e.id, x.loc(e.pack, e.offset, e.length, e.rawLength, e.typ))
+		if e.flags&entryHasAlt != 0 {
+			for _, a := range x.extra[e.id] {
+				fn(e.id, x.loc(a.pack, a.offset, a.length, a.rawLength, a.typ))
+			}
+		}
 	}
 }
 

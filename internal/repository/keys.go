@@ -87,7 +87,12 @@ func listIDs(ctx context.Context, be backend.Backend, t backend.FileType) ([]cry
 
 // openKey tries every key slot with password and returns the master key and
 // the slot that opened.
-func openKey(ctx context.Context, be backend.Backend, password []byte) (*crypto.Key, crypto.ID, error) {
+//
+// accept decides whether an unwrapped master key is this repository's (it
+// must open the config): someone who knows the password can add a key slot
+// wrapping another repository's master key under it, and a slot that sorts
+// first must not lock the owner out. Slots are tried until one is accepted.
+func openKey(ctx context.Context, be backend.Backend, password []byte, accept func(*crypto.Key) error) (*crypto.Key, crypto.ID, error) {
 	ids, err := listIDs(ctx, be, backend.KeyFile)
 	if err != nil {
 		return nil, crypto.ID{}, err
@@ -95,7 +100,7 @@ func openKey(ctx context.Context, be backend.Backend, password []byte) (*crypto.
 	if len(ids) == 0 {
 		return nil, crypto.ID{}, fmt.Errorf("repository has no key slots")
 	}
-	var firstErr error
+	var firstErr, opened error
 	for _, id := range ids {
 		data, err := loadLimited(ctx, be, backend.Handle{Type: backend.KeyFile, Name: id.String()}, maxKeyFileSize)
 		if err == nil && crypto.Hash(data) != id {
@@ -113,11 +118,18 @@ func openKey(ctx context.Context, be backend.Backend, password []byte) (*crypto.
 		}
 		k, err := ks.Unwrap(password)
 		if err == nil {
-			return k, id, nil
+			if err = accept(k); err == nil {
+				return k, id, nil
+			}
+			opened = fmt.Errorf("key %s opens with this password but its master key does not open the config (a slot of another repository, added by someone who knows the password): %w", id.Short(), err)
+			continue
 		}
 		if !errors.Is(err, crypto.ErrWrongPassword) && firstErr == nil {
 			firstErr = fmt.Errorf("key %s: %w", id.Short(), err)
 		}
+	}
+	if opened != nil {
+		return nil, crypto.ID{}, opened
 	}
 	if firstErr != nil {
 		return nil, crypto.ID{}, fmt.Errorf("%w (also: %v)", crypto.ErrWrongPassword, firstErr)

@@ -33,9 +33,19 @@ type LockInfo struct {
 	PID       int       `json:"pid"`
 }
 
-// Stale reports whether the lock's holder must be presumed dead.
+// Stale reports whether the lock's holder must be presumed dead, so that
+// nobody honours the lock: it was not refreshed for LockStaleAfter, or it
+// is dated more than MaxClockSkew in the future (no live holder writes
+// that; honouring it would let anyone who may add files block the
+// repository until that date).
 func (l *LockInfo) Stale(now time.Time) bool {
-	return now.Sub(l.Time) > LockStaleAfter
+	return now.Sub(l.Time) > LockStaleAfter || l.Time.Sub(now) > MaxClockSkew
+}
+
+// FromFuture reports whether the lock is stale because of a time too far
+// ahead (see Stale).
+func (l *LockInfo) FromFuture(now time.Time) bool {
+	return l.Time.Sub(now) > MaxClockSkew
 }
 
 // ErrLocked means another process holds a conflicting lock.
@@ -160,11 +170,19 @@ func (l *Lock) refresh(ctx context.Context) {
 	if err != nil {
 		return // try again next tick; the old lock stays valid until stale
 	}
+	// On append-only storage the old lock cannot be removed; it goes stale
+	// LockStaleAfter after its time, and stale locks block nobody.
 	_ = l.r.be.Remove(ctx, backend.Handle{Type: backend.LockFile, Name: l.id.String()})
 	l.id, l.info = id, info
 }
 
 // Unlock stops refreshing and removes the lock file.
+//
+// Storage that refuses removal (backend.ErrPermission: an append-only
+// credential, S3 Object Lock) keeps the lock file; that is not an error.
+// Every reader ignores a lock LockStaleAfter after its time (Stale), so
+// the leftover blocks nothing for long, and an exclusive locker (prune)
+// runs with a credential that may remove it.
 func (l *Lock) Unlock(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -173,7 +191,8 @@ func (l *Lock) Unlock(ctx context.Context) error {
 	<-l.done
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.r.be.Remove(context.WithoutCancel(ctx), backend.Handle{Type: backend.LockFile, Name: l.id.String()}); err != nil && !errors.Is(err, backend.ErrNotExist) {
+	err := l.r.be.Remove(context.WithoutCancel(ctx), backend.Handle{Type: backend.LockFile, Name: l.id.String()})
+	if err != nil && !errors.Is(err, backend.ErrNotExist) && !errors.Is(err, backend.ErrPermission) {
 		return fmt.Errorf("remove lock: %w", err)
 	}
 	return nil

@@ -5,7 +5,11 @@
 // It must never overwrite or delete anything a snapshot needs: writers only
 // add (packs, then the index naming them, then the snapshot), and the only
 // removals here are lock files and key slots. Everything read back is
-// authenticated and bounds-checked before use.
+// authenticated and bounds-checked before use, and nothing anyone could
+// add is trusted over what is stored: someone holding the key and an
+// append-only credential can write index files, snapshots and locks that
+// lie, so blobs are read from whichever listed place verifies (Index,
+// LoadBlob), and `latest` and lock checks distrust times from the future.
 package repository
 
 import (
@@ -13,7 +17,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/lumbung-id/lumbung/internal/parallel"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,15 +158,15 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts Options
 	if err := CheckFormat(ctx, be); err != nil {
 		return nil, err
 	}
-	key, keyID, err := openKey(ctx, be, password)
-	if err != nil {
-		return nil, err
-	}
 	data, err := loadLimited(ctx, be, backend.Handle{Type: backend.ConfigFile}, maxConfigSize)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := decodeConfig(key, data)
+	var cfg *Config
+	key, keyID, err := openKey(ctx, be, password, func(k *crypto.Key) (err error) {
+		cfg, err = decodeConfig(k, data)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -188,55 +194,79 @@ func (r *Repository) ChunkerParams() chunker.Params { return r.cfg.Chunker.param
 // BlobID computes the keyed id of data.
 func (r *Repository) BlobID(data []byte) crypto.ID { return r.key.ID(data) }
 
+// KeyID names the key slot the password opened.
+func (r *Repository) KeyID() crypto.ID { return r.keyID }
+
 // maxIndexFileSize bounds an index file read from storage.
 const maxIndexFileSize = 1 << 30
 
-// LoadIndex reads every index file into memory, in parallel. A damaged or
+// LoadIndex reads every index file into memory, in parallel, and adds them
+// in the order of their ids, so that the same repository always yields the
+// same index (which place of a duplicated blob is tried first). A damaged or
 // unreadable index file is passed to onErr (when non-nil) and skipped so the
 // rest of the repository stays usable; with onErr nil it is an error.
+//
+// Then the packs in storage are listed, and places in packs that storage
+// does not hold are marked unusable: a blob known only from an index entry
+// pointing at a missing pack is not known (Index.Has), so a writer stores
+// it again. Index files are listed before packs: a pack is durable before
+// any index file names it, so a pack named by an index file seen here is in
+// the later pack listing unless it really is missing.
 func (r *Repository) LoadIndex(ctx context.Context, onErr func(id crypto.ID, err error)) error {
 	ids, err := listIDs(ctx, r.be, backend.IndexFile)
 	if err != nil {
 		return err
 	}
-	work := make(chan crypto.ID)
-	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
-	for range min(len(ids), runtime.GOMAXPROCS(0)+2) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for id := range work {
-				packs, err := r.loadIndexFile(ctx, id)
-				if err != nil {
-					mu.Lock()
-					if onErr != nil && ctx.Err() == nil {
-						onErr(id, err)
-					} else if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					continue
+	type result struct {
+		packs []IndexPack
+		err   error
+	}
+	err = parallel.Ordered(ctx, len(ids), runtime.GOMAXPROCS(0)+2,
+		func(ctx context.Context, i int) result {
+			packs, err := r.loadIndexFile(ctx, ids[i])
+			return result{packs, err}
+		},
+		func(i int, res result) error {
+			if res.err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
 				}
-				for _, p := range packs {
-					r.idx.AddPack(p.ID, p.Blobs)
+				if onErr == nil {
+					return res.err
 				}
+				onErr(ids[i], res.err)
+				return nil
 			}
-		}()
+			for _, p := range res.packs {
+				r.idx.AddPack(p.ID, p.Blobs)
+			}
+			return nil
+		})
+	if err != nil {
+		return err
 	}
-	for _, id := range ids {
-		select {
-		case work <- id:
-		case <-ctx.Done():
+	return r.markMissingPacks(ctx)
+}
+
+// markMissingPacks lists the packs in storage and marks indexed packs that
+// are not there, keeping one byte per indexed pack rather than the listing.
+func (r *Repository) markMissingPacks(ctx context.Context) error {
+	stored := make([]bool, r.idx.packCount())
+	err := r.be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+		id, err := crypto.ParseID(fi.Name)
+		if err != nil {
+			return nil
 		}
+		if pn, ok := r.idx.packNumber(id); ok && int(pn) < len(stored) {
+			stored[pn] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("list packs in %s: %w", r.be.Location(), err)
 	}
-	close(work)
-	wg.Wait()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	r.idx.markMissing(func(pn uint32) bool { return int(pn) >= len(stored) || stored[pn] })
+	return nil
 }
 
 func (r *Repository) loadIndexFile(ctx context.Context, id crypto.ID) ([]IndexPack, error) {
@@ -281,17 +311,79 @@ func (r *Repository) UnindexedPacks(ctx context.Context) (map[crypto.ID]int64, e
 
 // LoadBlob reads, authenticates, decompresses and verifies one blob,
 // appending its data to buf.
+//
+// A blob may be listed in several places, and an index file may lie (see
+// Index): every place is tried, best first, until one decrypts and matches
+// the blob's keyed id. A place that fails verification is marked bad in
+// the index. Only when every place fails is it an error, naming each place
+// tried.
 func (r *Repository) LoadBlob(ctx context.Context, id crypto.ID, buf []byte) ([]byte, error) {
-	loc, ok := r.idx.Lookup(id)
-	if !ok {
+	var locBuf [4]Location
+	locs := r.idx.LookupAll(id, locBuf[:0])
+	if len(locs) == 0 {
 		return nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
 	}
+	var errs []error
+	for _, loc := range locs {
+		out, err := r.loadBlobAt(ctx, id, loc, buf)
+		if err == nil {
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrDamagedBlob) || errors.Is(err, backend.ErrNotExist) {
+			r.idx.MarkBad(id, loc)
+		}
+		errs = append(errs, err)
+	}
+	return nil, PlacesError(id, locs, errs)
+}
+
+// loadBlobAt reads and verifies the blob at one place.
+func (r *Repository) loadBlobAt(ctx context.Context, id crypto.ID, loc Location, buf []byte) ([]byte, error) {
 	sealed, err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int64(loc.Offset), int64(loc.Length))
+	if err == nil && len(sealed) != int(loc.Length) {
+		err = fmt.Errorf("storage returned %d bytes, asked for %d", len(sealed), loc.Length)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
 	return r.DecodeBlob(id, loc, sealed, buf)
 }
+
+// PlacesError is the error for a blob that failed in every place it is
+// listed, given the places and one error for each. With one place it is
+// that place's error; errors.Is sees through to every one.
+func PlacesError(id crypto.ID, locs []Location, errs []error) error {
+	switch len(errs) {
+	case 0:
+		return fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
+	case 1:
+		return errs[0]
+	}
+	return &placesError{id: id, locs: append([]Location(nil), locs[:len(errs)]...), errs: errs}
+}
+
+type placesError struct {
+	id   crypto.ID
+	locs []Location
+	errs []error
+}
+
+func (e *placesError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "blob %s: no copy verifies (%d places tried; an index file may be damaged or forged, run `lumbung check`): ", e.id.Short(), len(e.errs))
+	for i, err := range e.errs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "pack %s offset %d: %v", e.locs[i].Pack.Short(), e.locs[i].Offset, err)
+	}
+	return b.String()
+}
+
+func (e *placesError) Unwrap() []error { return e.errs }
 
 // ErrBlobNotFound means no index names the blob.
 var ErrBlobNotFound = errors.New("not in any index (missing or damaged index: run `lumbung check`)")
@@ -300,21 +392,55 @@ var ErrBlobNotFound = errors.New("not in any index (missing or damaged index: ru
 var ErrDamagedBlob = errors.New("damaged blob")
 
 // DecodeBlob turns the stored bytes of a blob into its data (appended to
-// buf) and verifies the data against the id.
+// buf) and verifies the data against the id. sealed is left as it was.
 func (r *Repository) DecodeBlob(id crypto.ID, loc Location, sealed, buf []byte) ([]byte, error) {
 	plain, err := r.key.Open(nil, sealed, nil)
 	if err != nil {
-		return nil, fmt.Errorf("blob %s in pack %s: %w: %v", id.Short(), loc.Pack.Short(), ErrDamagedBlob, err)
+		return nil, damagedBlob(id, loc, err)
 	}
 	start := len(buf)
 	out, err := r.comp.decode(buf, plain, int(loc.RawLength))
 	if err != nil {
-		return nil, fmt.Errorf("blob %s in pack %s: %w: %v", id.Short(), loc.Pack.Short(), ErrDamagedBlob, err)
+		return nil, damagedBlob(id, loc, err)
 	}
-	if r.key.ID(out[start:]) != id {
-		return nil, fmt.Errorf("blob %s in pack %s: %w: content does not match its id", id.Short(), loc.Pack.Short(), ErrDamagedBlob)
+	return out, r.verifyBlob(id, loc, out[start:])
+}
+
+// DecodeBlobInPlace is DecodeBlob for a caller that owns sealed and needs it
+// no more (the restorer, with a range it just loaded): the plaintext is
+// opened over the ciphertext, data stored uncompressed is returned as a
+// slice of sealed, and only compressed data goes to a buffer, from
+// getBuf(RawLength) — so restoring media or archives copies nothing and
+// allocates nothing.
+func (r *Repository) DecodeBlobInPlace(id crypto.ID, loc Location, sealed []byte, getBuf func(n int) []byte) ([]byte, error) {
+	if len(sealed) < crypto.NonceSize {
+		return nil, damagedBlob(id, loc, fmt.Errorf("%d bytes is too short", len(sealed)))
 	}
-	return out, nil
+	plain, err := r.key.Open(sealed[crypto.NonceSize:crypto.NonceSize], sealed, nil)
+	if err != nil {
+		return nil, damagedBlob(id, loc, err)
+	}
+	var out []byte
+	if len(plain) > 0 && plain[0] == codecRaw {
+		if len(plain)-1 != int(loc.RawLength) {
+			return nil, damagedBlob(id, loc, fmt.Errorf("blob is %d bytes, index says %d", len(plain)-1, loc.RawLength))
+		}
+		out = plain[1:]
+	} else if out, err = r.comp.decode(getBuf(int(loc.RawLength))[:0], plain, int(loc.RawLength)); err != nil {
+		return nil, damagedBlob(id, loc, err)
+	}
+	return out, r.verifyBlob(id, loc, out)
+}
+
+func (r *Repository) verifyBlob(id crypto.ID, loc Location, data []byte) error {
+	if r.key.ID(data) != id {
+		return fmt.Errorf("blob %s in pack %s: %w: content does not match its id", id.Short(), loc.Pack.Short(), ErrDamagedBlob)
+	}
+	return nil
+}
+
+func damagedBlob(id crypto.ID, loc Location, err error) error {
+	return fmt.Errorf("blob %s in pack %s: %w: %v", id.Short(), loc.Pack.Short(), ErrDamagedBlob, err)
 }
 
 // LoadTree reads and decodes a tree blob.

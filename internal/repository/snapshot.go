@@ -207,21 +207,87 @@ func sameStrings(a, b []string) bool {
 	return true
 }
 
+// MaxClockSkew is how far ahead of this machine's clock a snapshot or lock
+// may be dated before readers distrust its time: clocks of hosts writing to
+// one repository differ, but not by a day. Anyone who may add files can
+// write a snapshot dated 2099; without this bound `latest` would pick it
+// for ever.
+const MaxClockSkew = 24 * time.Hour
+
 // FindSnapshot resolves "latest" (newest matching f) or an id prefix of at
-// least 4 hex digits.
+// least 4 hex digits. It is ResolveSnapshot without the warnings.
 func (r *Repository) FindSnapshot(ctx context.Context, ref string, f SnapshotFilter) (SnapshotEntry, error) {
+	sn, _, err := r.ResolveSnapshot(ctx, ref, f)
+	return sn, err
+}
+
+// ResolveSnapshot resolves "latest" or an id prefix of at least 4 hex
+// digits, and returns warnings for the caller to show (the library prints
+// nothing).
+//
+// "latest" is the newest snapshot matching f that can be trusted to be one:
+// snapshots dated more than MaxClockSkew in the future are passed over, and
+// so, when the index is loaded, is a snapshot whose root tree cannot be
+// read (one small blob read for the candidate, so latest stays fast). Each
+// one passed over gets a warning naming it; a root tree that cannot be
+// read because of storage trouble (not damage) is an error instead, so
+// that a network failure never quietly selects older data. A forged
+// snapshot dated now with a plausible tree cannot be told from a real one
+// here: after an incident, restore by id (`lumbung snapshots` lists them).
+func (r *Repository) ResolveSnapshot(ctx context.Context, ref string, f SnapshotFilter) (SnapshotEntry, []string, error) {
 	if ref == "latest" {
 		all, err := r.Snapshots(ctx, nil)
 		if err != nil {
-			return SnapshotEntry{}, err
+			return SnapshotEntry{}, nil, err
 		}
-		for i := len(all) - 1; i >= 0; i-- {
-			if f.Match(all[i].Snapshot) {
-				return all[i], nil
+		return r.latest(ctx, all, f, time.Now())
+	}
+	sn, err := r.findByPrefix(ctx, ref)
+	return sn, nil, err
+}
+
+// latest picks the newest trustworthy snapshot of all (oldest first) that
+// matches f; see ResolveSnapshot.
+func (r *Repository) latest(ctx context.Context, all []SnapshotEntry, f SnapshotFilter, now time.Time) (SnapshotEntry, []string, error) {
+	var warnings []string
+	checkTree := r.idx.Len() > 0
+	for i := len(all) - 1; i >= 0; i-- {
+		sn := all[i]
+		if !f.Match(sn.Snapshot) {
+			continue
+		}
+		if sn.Time.After(now.Add(MaxClockSkew)) {
+			warnings = append(warnings, fmt.Sprintf("snapshot %s is dated %s, in the future: it was not taken as \"latest\" (a host's clock is wrong, or someone forged it; `lumbung check` reports it)",
+				sn.ID.Short(), sn.Time.UTC().Format(time.RFC3339)))
+			continue
+		}
+		if checkTree {
+			data, err := r.LoadBlob(ctx, sn.Tree, nil)
+			if err == nil {
+				_, err = DecodeTree(data)
+			} else if ctx.Err() != nil {
+				return SnapshotEntry{}, warnings, ctx.Err()
+			} else if !errors.Is(err, ErrDamagedBlob) && !errors.Is(err, ErrBlobNotFound) && !errors.Is(err, backend.ErrNotExist) {
+				// Storage trouble, not a bad snapshot: passing over it
+				// would quietly pick older data.
+				return SnapshotEntry{}, warnings, fmt.Errorf("read the root directory of snapshot %s to resolve \"latest\": %w", sn.ID.Short(), err)
+			}
+			if err != nil {
+				warnings = append(warnings, fmt.Sprintf("snapshot %s (%s) was not taken as \"latest\": its root directory cannot be read (%v); run `lumbung check`",
+					sn.ID.Short(), sn.Time.UTC().Format(time.RFC3339), err))
+				continue
 			}
 		}
-		return SnapshotEntry{}, fmt.Errorf("%w: the repository has no snapshot yet; run `lumbung backup` first", ErrNoSnapshot)
+		return sn, warnings, nil
 	}
+	if len(warnings) > 0 {
+		return SnapshotEntry{}, warnings, fmt.Errorf("%w: no snapshot can be taken as \"latest\" (see the warnings); give a snapshot id", ErrNoSnapshot)
+	}
+	return SnapshotEntry{}, nil, fmt.Errorf("%w: the repository has no snapshot yet; run `lumbung backup` first", ErrNoSnapshot)
+}
+
+// findByPrefix resolves an id prefix of at least 4 hex digits.
+func (r *Repository) findByPrefix(ctx context.Context, ref string) (SnapshotEntry, error) {
 	ref = strings.ToLower(ref)
 	if len(ref) < 4 {
 		return SnapshotEntry{}, fmt.Errorf("snapshot id %q is too short: give at least 4 hex digits or \"latest\"", ref)

@@ -266,7 +266,7 @@ func (w *Writer) flushIndex(ctx context.Context) error {
 	if len(packs) == 0 {
 		return nil
 	}
-	if _, err := w.r.saveIndexFile(ctx, packs); err != nil {
+	if _, err := w.r.SaveIndexFile(ctx, packs); err != nil {
 		w.mu.Lock()
 		w.pending = append(packs, w.pending...)
 		w.mu.Unlock()
@@ -278,7 +278,12 @@ func (w *Writer) flushIndex(ctx context.Context) error {
 	return nil
 }
 
-func (r *Repository) saveIndexFile(ctx context.Context, packs []IndexPack) (crypto.ID, error) {
+// SaveIndexFile writes one index file naming packs and returns its id.
+// The packs must be stored already (write order, docs/format.md); Writer
+// calls it itself, and tools that store packs by other means (copying them
+// from another repository) call it after them. Readers never trust an
+// index file more than the blobs it points at (see Index).
+func (r *Repository) SaveIndexFile(ctx context.Context, packs []IndexPack) (crypto.ID, error) {
 	data := r.key.Seal(nil, encodeIndexFile(packs), indexAD)
 	id := crypto.Hash(data)
 	if err := r.be.Save(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}, data); err != nil && !errors.Is(err, backend.ErrExists) {

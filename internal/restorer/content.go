@@ -3,6 +3,7 @@ package restorer
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -36,7 +37,7 @@ const (
 	maxBatchBlobs = 1 << 18
 	maxRange      = 4 << 20
 	maxGap        = 1 << 20
-	sealedBudget  = 16 << 20
+	sealedBudget  = 8 << 20
 	rawBudget     = 16 << 20
 )
 
@@ -79,8 +80,11 @@ type target struct {
 }
 
 type blobJob struct {
-	id      crypto.ID
-	loc     repository.Location
+	id  crypto.ID
+	loc repository.Location
+	// alts are further places of the blob, tried in turn when loc cannot
+	// be read or does not verify (see retry). Almost always empty.
+	alts    []repository.Location
 	seq     int // order of first use in the batch
 	targets []target
 }
@@ -124,20 +128,17 @@ func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repositor
 	b := r.batch
 	var off int64
 	for i, id := range n.Content {
-		loc, ok := r.idx.Lookup(id)
-		if !ok {
-			fs.setErr(fmt.Errorf("blob %d of %d (%s) %w; the rest of the file is missing", i+1, len(n.Content), id.Short(), repository.ErrBlobNotFound))
-			break
-		}
-		if loc.Type != repository.DataBlob {
-			fs.setErr(fmt.Errorf("blob %d of %d (%s) is a %v blob, not file content; the rest of the file is missing", i+1, len(n.Content), id.Short(), loc.Type))
-			break
-		}
 		bj := b.blobs[id]
 		if bj == nil {
-			bj = &blobJob{id: id, loc: loc, seq: len(b.blobs)}
+			loc, alts, err := r.places(ctx, id)
+			if err != nil {
+				fs.setErr(fmt.Errorf("blob %d of %d (%s) %w; the rest of the file is missing", i+1, len(n.Content), id.Short(), err))
+				break
+			}
+			bj = &blobJob{id: id, loc: loc, alts: alts, seq: len(b.blobs)}
 			b.blobs[id] = bj
 		}
+		loc := bj.loc
 		bj.targets = append(bj.targets, target{f: fs, off: off})
 		fs.remaining++
 		b.uses++
@@ -345,7 +346,7 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 			}
 			if err != nil {
 				rr.done()
-				r.failBlobs(ctx, rj.blobs[i:i+1], fmt.Errorf("read blob %s from pack %s: %w", bj.id.Short(), rj.pack.Short(), err))
+				r.failOrRetry(ctx, bj, fmt.Errorf("read blob %s from pack %s: %w", bj.id.Short(), rj.pack.Short(), err))
 				continue
 			}
 			select {
@@ -378,6 +379,127 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 	}
 }
 
+// errNotContent says every place of a blob is listed as a tree blob.
+var errNotContent = errors.New("is listed as a directory tree, not file content")
+
+// places returns where to read a data blob: the place to try first and the
+// others, best first (see repository.Index.LookupAll). Only places listed as
+// data blobs count. File offsets are planned from the blob's raw length
+// before anything is read, so every place returned must agree on it. Places
+// disagree only when an index file is damaged or forged; then the blob is
+// read once (repository.LoadBlob tries every place and marks the ones that
+// fail verification), and only places of the verified length are kept.
+// Called by the walker only.
+func (r *restorer) places(ctx context.Context, id crypto.ID) (repository.Location, []repository.Location, error) {
+	all := r.idx.LookupAll(id, r.locBuf[:0])
+	r.locBuf = all[:0]
+	if len(all) == 0 {
+		return repository.Location{}, nil, repository.ErrBlobNotFound
+	}
+	if len(all) == 1 { // the common case: nothing to choose
+		if all[0].Type != repository.DataBlob {
+			return repository.Location{}, nil, errNotContent
+		}
+		return all[0], nil, nil
+	}
+	data := all[:0:0]
+	for _, l := range all {
+		if l.Type == repository.DataBlob {
+			data = append(data, l)
+		}
+	}
+	if len(data) == 0 {
+		return repository.Location{}, nil, errNotContent
+	}
+	agree := true
+	for _, l := range data[1:] {
+		agree = agree && l.RawLength == data[0].RawLength
+	}
+	if !agree {
+		raw, ok := r.rawLens[id]
+		if !ok {
+			blob, err := r.repo.LoadBlob(ctx, id, nil)
+			if err != nil {
+				return repository.Location{}, nil, fmt.Errorf("cannot be read: %w", err)
+			}
+			raw = uint32(len(blob))
+			r.rawLens[id] = raw
+		}
+		kept := data[:0]
+		for _, l := range r.idx.Locations(id) { // again: LoadBlob put the bad ones last
+			if l.Type == repository.DataBlob && l.RawLength == raw {
+				kept = append(kept, l)
+			}
+		}
+		data = kept
+	}
+	if len(data) == 0 {
+		return repository.Location{}, nil, errNotContent
+	}
+	return data[0], data[1:], nil
+}
+
+// retry reads a blob from its other places after reading it at bj.loc
+// failed with firstErr, and writes it everywhere it is used; when no place
+// works, every use fails with an error naming each place tried. The caller
+// holds no budget.
+func (r *restorer) retry(ctx context.Context, bj *blobJob, firstErr error) {
+	locs := []repository.Location{bj.loc}
+	errs := []error{firstErr}
+	for _, loc := range bj.alts {
+		got, err := r.rawBud.acquire(ctx, int64(loc.RawLength)+2*int64(loc.Length))
+		if err != nil {
+			r.failBlobs(ctx, []*blobJob{bj}, err)
+			return
+		}
+		sealed, err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int64(loc.Offset), int64(loc.Length))
+		if err == nil && len(sealed) != int(loc.Length) {
+			err = fmt.Errorf("backend returned %d bytes, asked for %d", len(sealed), loc.Length)
+		}
+		if err != nil {
+			err = fmt.Errorf("read blob %s from pack %s: %w", bj.id.Short(), loc.Pack.Short(), err)
+		}
+		var data []byte
+		if err == nil {
+			data, err = r.repo.DecodeBlob(bj.id, loc, sealed, nil)
+		}
+		if err == nil {
+			for _, tg := range bj.targets {
+				r.write(ctx, tg.f, tg.off, data)
+			}
+			r.rawBud.release(got)
+			return
+		}
+		r.rawBud.release(got)
+		if ctx.Err() != nil {
+			r.failBlobs(ctx, []*blobJob{bj}, ctx.Err())
+			return
+		}
+		r.markBad(bj.id, loc, err)
+		locs, errs = append(locs, loc), append(errs, err)
+	}
+	r.failBlobs(ctx, []*blobJob{bj}, repository.PlacesError(bj.id, locs, errs))
+}
+
+// markBad tells the index that a place of a blob failed verification or is
+// gone, so later lookups try the other places first. Transient read errors
+// do not count.
+func (r *restorer) markBad(id crypto.ID, loc repository.Location, err error) {
+	if errors.Is(err, repository.ErrDamagedBlob) || errors.Is(err, backend.ErrNotExist) {
+		r.idx.MarkBad(id, loc)
+	}
+}
+
+// failOrRetry fails the blob's uses with err, or tries its other places.
+func (r *restorer) failOrRetry(ctx context.Context, bj *blobJob, err error) {
+	if len(bj.alts) == 0 || ctx.Err() != nil {
+		r.failBlobs(ctx, []*blobJob{bj}, err)
+		return
+	}
+	r.markBad(bj.id, bj.loc, err)
+	r.retry(ctx, bj, err)
+}
+
 // failBlobs marks every use of the blobs as failed.
 func (r *restorer) failBlobs(ctx context.Context, blobs []*blobJob, err error) {
 	for _, bj := range blobs {
@@ -393,7 +515,7 @@ func (r *restorer) work(ctx context.Context, t task) {
 		return
 	}
 	for k, bj := range t.blobs {
-		need := int64(bj.loc.RawLength) + int64(bj.loc.Length) // decoded data plus the plaintext DecodeBlob opens
+		need := int64(bj.loc.RawLength) // the decoded data, if compressed (the plaintext is opened in place)
 		got, err := r.rawBud.acquire(ctx, need)
 		if err != nil {
 			for range t.blobs[k:] {
@@ -406,17 +528,32 @@ func (r *restorer) work(ctx context.Context, t task) {
 		if bufp == nil {
 			bufp = new([]byte)
 		}
+		getBuf := func(n int) []byte {
+			if cap(*bufp) < n {
+				*bufp = make([]byte, 0, n)
+			}
+			return *bufp
+		}
+		// Each blob of a loaded range is decoded once, so its bytes may be
+		// decrypted in place.
 		s, n := int64(bj.loc.Offset)-t.base, int64(bj.loc.Length)
-		data, err := r.repo.DecodeBlob(bj.id, bj.loc, t.buf[s:s+n:s+n], (*bufp)[:0])
-		t.rng.done()
+		data, err := r.repo.DecodeBlobInPlace(bj.id, bj.loc, t.buf[s:s+n:s+n], getBuf)
+		if err != nil && len(bj.alts) > 0 {
+			t.rng.done()
+			// Release this blob's budget before retry takes its own.
+			r.bufs.Put(bufp)
+			r.rawBud.release(got)
+			r.failOrRetry(ctx, bj, err)
+			continue
+		}
 		if err != nil {
 			r.failBlobs(ctx, t.blobs[k:k+1], err)
 		} else {
 			for _, tg := range bj.targets {
 				r.write(ctx, tg.f, tg.off, data)
 			}
-			*bufp = data[:0]
 		}
+		t.rng.done() // only now: data may be a slice of the range (blobs stored uncompressed)
 		if cap(*bufp) <= 8<<20 {
 			r.bufs.Put(bufp)
 		}

@@ -68,8 +68,12 @@ import (
 // Repo is what the restorer needs from a repository.
 type Repo interface {
 	LoadTree(ctx context.Context, id crypto.ID) (*repository.Tree, error)
+	// LoadBlob reads a blob trying every place it is listed; used only for
+	// blobs whose places disagree about its length.
+	LoadBlob(ctx context.Context, id crypto.ID, buf []byte) ([]byte, error)
 	Index() *repository.Index
 	DecodeBlob(id crypto.ID, loc repository.Location, sealed, buf []byte) ([]byte, error)
+	DecodeBlobInPlace(id crypto.ID, loc repository.Location, sealed []byte, getBuf func(n int) []byte) ([]byte, error)
 	Backend() backend.Backend
 }
 
@@ -168,6 +172,8 @@ type restorer struct {
 	// waits for them.
 	batch     *batch
 	links     map[[2]uint64]*fileState // first restored file of each hard-linked inode
+	rawLens   map[crypto.ID]uint32     // verified lengths of blobs whose places disagree (see places)
+	locBuf    []repository.Location    // scratch for places
 	dirs      []dirEntry               // directories in post-order, for their metadata
 	symlinks  []symlinkEntry           // created last
 	sealedBud *budget
@@ -220,6 +226,7 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 		target: target, root: fsmeta.IsRoot(), now: time.Now(),
 		workers: workers, loaders: min(max(workers, 2), 8),
 		links:     make(map[[2]uint64]*fileState),
+		rawLens:   make(map[crypto.ID]uint32),
 		sealedBud: newBudget(sealedBudget),
 		rawBud:    newBudget(rawBudget),
 		usedDirs:  make(map[[2]uint64]struct{}),

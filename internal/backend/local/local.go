@@ -217,6 +217,57 @@ func (l *Local) Save(ctx context.Context, h backend.Handle, data []byte) error {
 	return nil
 }
 
+// SaveFile stores the complete file at path as h without copying its bytes
+// (a repository server's finished upload): the file is synced, then linked
+// (or, without hard links, renamed) to h's name, never over an existing
+// one, and the directory is synced, as in Save. It may consume path; the
+// caller removes whatever is left. When the file cannot be taken as it is
+// (it lives on another filesystem, say) the error matches
+// errors.ErrUnsupported: nothing was stored, and the caller saves a copy.
+func (l *Local) SaveFile(ctx context.Context, h backend.Handle, path string) error {
+	final, err := l.filename(h)
+	if err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	if err := syncFile(path); err != nil {
+		return l.saveErr(h, fmt.Errorf("sync %s: %w", path, err))
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("save %v: %w", h, err)
+	}
+	if err := l.commit(path, final); err != nil {
+		if errors.Is(err, fs.ErrExist) || isNoSpace(err) {
+			return l.saveErr(h, err)
+		}
+		return fmt.Errorf("save %v: %w (%v)", h, errors.ErrUnsupported, err)
+	}
+	// Stored now. When the directory sync fails path is kept, so that a
+	// retry finds the name taken by the same bytes.
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return l.saveErr(h, fmt.Errorf("sync directory: %w", err))
+	}
+	_ = os.Remove(path)
+	return nil
+}
+
+// syncFile flushes path's data to stable storage. It opens the file for
+// writing because Windows flushes only handles that may write.
+func syncFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	// Close reports deferred write errors on some filesystems (NFS).
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // writeTemp writes data to a new temporary file, syncs and closes it, and
 // returns its name. On error no temporary file is left.
 func (l *Local) writeTemp(ctx context.Context, data []byte) (name string, err error) {

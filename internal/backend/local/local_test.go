@@ -278,3 +278,37 @@ func TestCleanTemp(t *testing.T) {
 		t.Errorf("fresh temporary file removed: %v", err)
 	}
 }
+
+// TestSaveFile: a finished file becomes an object without a copy, under
+// Save's rules: the name it gets is readable, an existing name is never
+// replaced, and the file given is gone after success.
+func TestSaveFile(t *testing.T) {
+	ctx := context.Background()
+	l := newLocal(t)
+	h := pack("savefile")
+	write := func(data string) string {
+		p := filepath.Join(l.Dir(), tmpDir, "upload-"+data)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	first := write("first")
+	if err := l.SaveFile(ctx, h, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(first); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the saved file is still there: %v", err)
+	}
+	second := write("second")
+	if err := l.SaveFile(ctx, h, second); !errors.Is(err, backend.ErrExists) {
+		t.Errorf("SaveFile over an existing name: %v, want ErrExists", err)
+	}
+	got, err := l.Load(ctx, h, 0, 0)
+	if err != nil || string(got) != "first" {
+		t.Errorf("after a refused SaveFile the object holds %q (%v), want %q", got, err, "first")
+	}
+	if err := l.SaveFile(ctx, pack("missing"), filepath.Join(l.Dir(), tmpDir, "nope")); err == nil {
+		t.Error("SaveFile of a missing file succeeded")
+	}
+}

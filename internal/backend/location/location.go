@@ -1,56 +1,248 @@
 // Package location turns a repository location string ("/srv/repo",
-// "local:/srv/repo") into a backend. It is the one place where backends are
-// registered; later kinds (rest:, s3:) are added here.
+// "local:/srv/repo", "rest:https://...", "s3:...") into a backend. It is the
+// one place where backend kinds are registered.
 package location
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/local"
 )
 
-// Parsed is a location split into its scheme and the rest.
-type Parsed struct {
-	Scheme string // "local"
-	Path   string
+// Credentials are the secrets a remote backend needs. The layers config
+// resolves them from its references; the CLI reads them from the
+// environment (CredentialsFromEnv). They never appear in a location string,
+// so locations can be logged and shown.
+type Credentials struct {
+	Token     string // rest: the bearer token of a repository server
+	AccessKey string // s3: access key id
+	SecretKey string // s3: secret access key
 }
 
-// Parse splits s. A string without a known scheme is a local path.
+// CredentialsFromEnv reads LUMBUNG_TOKEN (or the file named by
+// LUMBUNG_TOKEN_FILE) and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY through
+// getenv (os.Getenv, or a test's own environment).
+func CredentialsFromEnv(getenv func(string) string) (Credentials, error) {
+	c := Credentials{
+		Token:     getenv("LUMBUNG_TOKEN"),
+		AccessKey: getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
+	}
+	if f := getenv("LUMBUNG_TOKEN_FILE"); f != "" && c.Token == "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return c, fmt.Errorf("read token file (LUMBUNG_TOKEN_FILE): %w", err)
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	return c, nil
+}
+
+// opener opens (create=false) or makes the storage for (create=true) the
+// repository at rest, the part of the location after "scheme:".
+type opener func(ctx context.Context, rest string, cred Credentials, create bool) (backend.Backend, error)
+
+// openers holds every backend kind by scheme. Each kind adds one line.
+var openers = map[string]opener{
+	"local": openLocal,
+	"rest":  openREST,
+	"s3":    openS3,
+}
+
+func openLocal(ctx context.Context, path string, _ Credentials, create bool) (backend.Backend, error) {
+	if create {
+		return local.Create(ctx, path)
+	}
+	return local.Open(ctx, path)
+}
+
+// Parsed is a location split into its scheme and the rest.
+type Parsed struct {
+	Scheme string // "local", "rest", "s3"
+	Path   string // everything after "scheme:"
+}
+
+// Parse splits s. A string without a known scheme is a local path (so
+// "C:\backup" on Windows stays a path).
 func Parse(s string) (Parsed, error) {
 	if s == "" {
 		return Parsed{}, fmt.Errorf("no repository given: use --repo or set LUMBUNG_REPOSITORY")
 	}
-	if rest, ok := strings.CutPrefix(s, "local:"); ok {
-		if rest == "" {
-			return Parsed{}, fmt.Errorf("repository %q: empty path", s)
-		}
-		return Parsed{Scheme: "local", Path: rest}, nil
+	scheme, rest, ok := strings.Cut(s, ":")
+	if !ok || len(scheme) < 2 {
+		return Parsed{Scheme: "local", Path: s}, nil
 	}
-	for _, scheme := range []string{"rest:", "s3:", "sftp:"} {
-		if strings.HasPrefix(s, scheme) {
-			return Parsed{}, fmt.Errorf("repository %q: the %s backend is not available in this version", s, strings.TrimSuffix(scheme, ":"))
+	if _, known := openers[scheme]; !known {
+		switch scheme {
+		case "rest", "s3", "sftp":
+			return Parsed{}, fmt.Errorf("repository %q: the %s backend is not available in this version", s, scheme)
 		}
+		return Parsed{Scheme: "local", Path: s}, nil
 	}
-	return Parsed{Scheme: "local", Path: s}, nil
+	if rest == "" {
+		return Parsed{}, fmt.Errorf("repository %q: nothing after %q", s, scheme+":")
+	}
+	return Parsed{Scheme: scheme, Path: rest}, nil
 }
 
-// Open opens the backend of an existing repository.
+// Open opens the backend of an existing repository with credentials from
+// the environment.
 func Open(ctx context.Context, s string) (backend.Backend, error) {
+	cred, err := CredentialsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return OpenWith(ctx, s, cred)
+}
+
+// Create makes the storage for a new repository with credentials from the
+// environment.
+func Create(ctx context.Context, s string) (backend.Backend, error) {
+	cred, err := CredentialsFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return CreateWith(ctx, s, cred)
+}
+
+// OpenWith opens the backend of an existing repository.
+func OpenWith(ctx context.Context, s string, cred Credentials) (backend.Backend, error) {
 	p, err := Parse(s)
 	if err != nil {
+		return nil, err
+	}
+	return openers[p.Scheme](ctx, p.Path, cred, false)
+}
+
+// CreateWith makes the storage for a new repository.
+func CreateWith(ctx context.Context, s string, cred Credentials) (backend.Backend, error) {
+	p, err := Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	return openers[p.Scheme](ctx, p.Path, cred, true)
+}
+
+// ResumeCreateWith continues the creation of a repository at s that stopped
+// before its config was saved: a first mirror copy that was killed, failed
+// or paused by its time window after CreateWith made the storage, leaving
+// it neither empty (so CreateWith refuses it) nor a repository (so OpenWith
+// finds none). The storage may hold nothing but the layout, key files whose
+// names are in keys (the source repository's: files are named by their
+// hash, so these are the same repository's keys) and temporary files.
+// ResumeCreateWith then saves config there (the same repository's config,
+// byte for byte) and opens it; the copy goes on with whatever is missing.
+// Anything else is refused with an error matching backend.ErrExists, and
+// nothing there is ever deleted. Only local directories can be resumed so
+// far; other kinds get the ErrExists error.
+func ResumeCreateWith(ctx context.Context, s string, cred Credentials, keys map[string]bool, config []byte) (backend.Backend, error) {
+	p, err := Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if p.Scheme != "local" {
+		return nil, fmt.Errorf("resume creating the repository at %s: not supported for %s: locations yet; empty it or choose a new one: %w", s, p.Scheme, backend.ErrExists)
+	}
+	if err := finishLocal(ctx, p.Path, keys, config); err != nil {
 		return nil, err
 	}
 	return local.Open(ctx, p.Path)
 }
 
-// Create makes the storage for a new repository.
-func Create(ctx context.Context, s string) (backend.Backend, error) {
-	p, err := Parse(s)
-	if err != nil {
-		return nil, err
+// finishLocal checks that dir holds an unfinished repository of keys,
+// completes its layout and saves config without replacing one.
+func finishLocal(ctx context.Context, dir string, keys map[string]bool, config []byte) error {
+	refuse := func(why string) error {
+		return fmt.Errorf("resume creating the repository at %s: %s, so it is not an interrupted copy of this repository; choose a new or empty directory: %w", dir, why, backend.ErrExists)
 	}
-	return local.Create(ctx, p.Path)
+	layout := map[string]bool{"tmp": true}
+	for _, t := range backend.AllTypes {
+		if d := t.Dir(); d != "" {
+			layout[d] = true
+		}
+	}
+	top, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
+	}
+	for _, e := range top {
+		name := e.Name()
+		switch {
+		case name == "config":
+			return nil // finished meanwhile (by another copy): open it
+		case !layout[name] || !e.IsDir():
+			return refuse(fmt.Sprintf("it holds %q", name))
+		case name == "tmp":
+			continue // temporary files of interrupted saves
+		}
+		sub, err := os.ReadDir(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
+		}
+		for _, f := range sub {
+			switch {
+			case name == backend.KeyFile.Dir() && keys[f.Name()] && f.Type().IsRegular():
+			case name == backend.PackFile.Dir() && f.IsDir() && len(f.Name()) == 2:
+				inner, err := os.ReadDir(filepath.Join(dir, name, f.Name()))
+				if err != nil {
+					return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
+				}
+				if len(inner) > 0 {
+					return refuse("it holds data files but no config")
+				}
+			default:
+				return refuse(fmt.Sprintf("it holds %s/%s", name, f.Name()))
+			}
+		}
+	}
+	// A creation killed early may have made only part of the layout.
+	dirs := []string{"tmp"}
+	for d := range layout {
+		dirs = append(dirs, d)
+	}
+	for i := 0; i < 256; i++ {
+		dirs = append(dirs, filepath.Join(backend.PackFile.Dir(), fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
+		}
+	}
+	// The config is written like every file of a local repository: in
+	// full to a temporary file, then linked to its name, which fails
+	// rather than replace a config saved meanwhile.
+	f, err := os.CreateTemp(filepath.Join(dir, "tmp"), "save-*")
+	if err != nil {
+		return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.Write(config)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp, filepath.Join(dir, "config"))
+	}
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("resume creating the repository at %s: save config: %w", dir, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
 }
