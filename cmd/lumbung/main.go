@@ -55,6 +55,7 @@ func commands() []command {
 		{"copy", "copy snapshots of a dataset from one layer to another", runCopy},
 		{"export", "write or verify the offline copy of a dataset (removable disk)", runExport},
 		{"status", "show every dataset's layers and its 3-2-1-1-0 verdict", runStatus},
+		{"retention", "extend the Object Lock retention of every object of s3: layers", runRetention},
 		{"key", "add, list or remove passwords (key slots)", runKey},
 		{"cat", "print the config or a snapshot as JSON", runCat},
 		{"unlock", "remove locks left by crashed processes", runUnlock},

@@ -7,10 +7,12 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
-// startProfiling honours LUMBUNG_CPUPROFILE and LUMBUNG_MEMPROFILE, for
+// startProfiling honours LUMBUNG_CPUPROFILE, LUMBUNG_MEMPROFILE and
+// LUMBUNG_TRACE (an execution trace: which goroutines ran when), for
 // support engineers chasing a slow or memory-hungry run on a real server:
 // the CPU profile covers the whole command; the heap profile is the one
 // taken when the live heap was largest (checked every 50 ms), which is
@@ -26,6 +28,17 @@ func startProfiling(getenv func(string) string) (stop func()) {
 			fmt.Fprintf(os.Stderr, "lumbung: LUMBUNG_CPUPROFILE: %v (continuing without it)\n", err)
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if path := getenv("LUMBUNG_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "lumbung: LUMBUNG_TRACE: %v (continuing without it)\n", err)
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
 		}
 	}
 	if path := getenv("LUMBUNG_MEMPROFILE"); path != "" {

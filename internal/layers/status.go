@@ -73,9 +73,13 @@ func DatasetStatusOf(ctx context.Context, d *Dataset, opts StatusOptions) Datase
 		}
 		if st.Newest != nil {
 			st.AgeSeconds = int64(now().Sub(st.Newest.Time) / time.Second)
-			if days := immutableDays(l); days > 0 {
+			switch days := immutableDays(l); {
+			case p.retentionRead:
+				// The storage's own word beats what the config hopes.
+				st.ImmutableUntil, st.ImmutableSource = p.retainUntil, ImmutableFromObject
+			case days > 0:
 				until := st.Newest.Time.Add(time.Duration(days) * 24 * time.Hour)
-				st.ImmutableUntil = &until
+				st.ImmutableUntil, st.ImmutableSource = &until, ImmutableFromConfig
 			}
 		}
 		ds.Layers = append(ds.Layers, st)
@@ -89,7 +93,18 @@ type probe struct {
 	status LayerStatus
 	config []byte               // the layer's config file
 	snaps  map[string]time.Time // snapshots of the dataset by id, when readable
+	// retentionRead says the Object Lock retention of the newest
+	// snapshot's object was read; retainUntil is nil when it is not under
+	// COMPLIANCE lock.
+	retentionRead bool
+	retainUntil   *time.Time
 }
+
+// Where LayerStatus.ImmutableUntil comes from.
+const (
+	ImmutableFromObject = "object" // the retention of the newest snapshot's object
+	ImmutableFromConfig = "config" // newest snapshot time + immutable_days or retention=
+)
 
 func probeLayer(ctx context.Context, dataset string, l *Layer, ref *probe, timeout time.Duration) *probe {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -101,6 +116,11 @@ func probeLayer(ctx context.Context, dataset string, l *Layer, ref *probe, timeo
 		return p
 	}
 	defer be.Close()
+	// Runs before Close: one request for the newest snapshot's retention
+	// on storage that has it.
+	defer func() {
+		p.retainUntil, p.retentionRead = objectImmutableUntil(ctx, be, p.status.Newest)
+	}()
 	cfgHandle := backend.Handle{Type: backend.ConfigFile}
 	fi, err := be.Stat(ctx, cfgHandle)
 	if err == nil && fi.Size > 64<<10 {

@@ -50,6 +50,9 @@ type LayerStatus struct {
 	// ImmutableUntil is when the storage stops refusing to delete the
 	// newest snapshot (Object Lock retention); nil when not immutable.
 	ImmutableUntil *time.Time `json:"immutable_until,omitempty"`
+	// ImmutableSource says where ImmutableUntil comes from:
+	// ImmutableFromObject or ImmutableFromConfig; empty when neither.
+	ImmutableSource string `json:"immutable_source,omitempty"`
 	// Counted is set by the verdict when the layer counts as a copy;
 	// NotCounted says why not otherwise.
 	Counted    bool `json:"counted"`
