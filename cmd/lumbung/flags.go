@@ -24,10 +24,9 @@ func (h helpShown) Is(target error) bool { return target == errHelp }
 // and arguments in any order (`backup /srv --tag x`).
 type flags struct {
 	*flag.FlagSet
-	json    bool
-	args    []string
-	name    string
-	usageFn func(io.Writer)
+	json bool
+	args []string
+	name string
 }
 
 func newFlags(name string) *flags {

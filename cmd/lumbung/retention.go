@@ -36,7 +36,7 @@ type retentionSkipJSON struct {
 }
 
 func runRetention(ctx context.Context, e *env, args []string) error {
-	f := newFlags("retention")
+	f := newFlags("retention extend")
 	var lf layerFlags
 	lf.register(f, "extend only this `LAYER` (default: every s3 layer of the dataset)")
 	repo := f.String("repo", "", "an s3: repository location, instead of --config (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)")

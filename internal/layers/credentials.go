@@ -3,6 +3,7 @@ package layers
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/location"
@@ -27,6 +28,16 @@ func (l *Layer) Credentials() (location.Credentials, error) {
 		if c.SecretKey, err = l.SecretKey.Resolve(l.getenv); err != nil {
 			return c, fmt.Errorf("layer %s: secret_key: %w", l.Name, err)
 		}
+	}
+	// Temporary (STS) keys come with a session token. It is taken from
+	// AWS_SESSION_TOKEN only when the layer's keys are the environment's
+	// own, so a token never pairs with keys it was not issued for.
+	getenv := l.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if c.AccessKey != "" && c.AccessKey == getenv("AWS_ACCESS_KEY_ID") {
+		c.SessionToken = getenv("AWS_SESSION_TOKEN")
 	}
 	return c, nil
 }

@@ -24,16 +24,22 @@ type Credentials struct {
 	Token     string // rest: the bearer token of a repository server
 	AccessKey string // s3: access key id
 	SecretKey string // s3: secret access key
+	// SessionToken goes with temporary (STS) keys; only ever taken from the
+	// same place as the keys, so it never pairs with keys it was not
+	// issued for.
+	SessionToken string
 }
 
 // CredentialsFromEnv reads LUMBUNG_TOKEN (or the file named by
-// LUMBUNG_TOKEN_FILE) and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY through
-// getenv (os.Getenv, or a test's own environment).
+// LUMBUNG_TOKEN_FILE) and AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+// AWS_SESSION_TOKEN through getenv (os.Getenv, or a test's own environment).
 func CredentialsFromEnv(getenv func(string) string) (Credentials, error) {
 	c := Credentials{
 		Token:     getenv("LUMBUNG_TOKEN"),
 		AccessKey: getenv("AWS_ACCESS_KEY_ID"),
 		SecretKey: getenv("AWS_SECRET_ACCESS_KEY"),
+
+		SessionToken: getenv("AWS_SESSION_TOKEN"),
 	}
 	if f := getenv("LUMBUNG_TOKEN_FILE"); f != "" && c.Token == "" {
 		b, err := os.ReadFile(f)
