@@ -16,15 +16,9 @@ import (
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
 
-// tokenJSON is a token in --json output.
-type tokenJSON struct {
-	Name    string    `json:"name"`
-	Scope   string    `json:"scope"`
-	Repo    string    `json:"repo"`
-	Quota   int64     `json:"quota"`
-	Used    int64     `json:"used"`
-	Created time.Time `json:"created"`
-}
+// tokenJSON is a token in --json output: the same shape as the server's
+// admin API answers.
+type tokenJSON = reposerver.TokenView
 
 // tokenAdmin is where tokens are managed: the server's data directory
 // (on the server machine) or the server's admin API.
@@ -159,7 +153,7 @@ type localTokens struct {
 }
 
 func localJSON(t reposerver.Token) tokenJSON {
-	return tokenJSON{Name: t.Name, Scope: string(t.Scope), Repo: t.Repo, Quota: t.Quota, Created: t.Created}
+	return tokenJSON{Name: t.Name, Scope: t.Scope, Repo: t.Repo, Quota: t.Quota, Created: t.Created}
 }
 
 func (l localTokens) list(context.Context) ([]tokenJSON, error) {
@@ -195,7 +189,7 @@ func (l localTokens) close() {}
 type remoteTokens struct{ a *rest.Admin }
 
 func remoteJSON(t rest.TokenInfo) tokenJSON {
-	return tokenJSON{Name: t.Name, Scope: t.Scope, Repo: t.Repo, Quota: t.Quota, Used: t.Used, Created: t.Created}
+	return tokenJSON{Name: t.Name, Scope: reposerver.Scope(t.Scope), Repo: t.Repo, Quota: t.Quota, Used: t.Used, Created: t.Created}
 }
 
 func (r remoteTokens) list(ctx context.Context) ([]tokenJSON, error) {

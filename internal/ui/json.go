@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"math"
-	"sync"
 	"time"
 )
 
@@ -47,41 +46,14 @@ func newJSON(w io.Writer, o options) *jsonProgress {
 	if o.interval == 0 {
 		o.interval = jsonInterval
 	}
-	return &jsonProgress{w: w, interval: o.interval, tr: newTracker(o.now)}
+	j := &jsonProgress{meter: meter{interval: o.interval, tr: newTracker(o.now)}, w: w}
+	j.meter.tick = j.tick
+	return j
 }
 
 type jsonProgress struct {
-	mu       sync.Mutex
-	w        io.Writer
-	interval time.Duration
-	tr       tracker
-	loop     *loop
-	finished bool
-}
-
-func (j *jsonProgress) ensureLoop() {
-	if j.loop == nil && !j.finished && j.interval > 0 {
-		j.loop = startLoop(j.interval, j.tick)
-	}
-}
-
-func (j *jsonProgress) Start(op string, total Counts) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.tr.setStart(op, total)
-	j.ensureLoop()
-}
-
-func (j *jsonProgress) Add(done Counts) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.tr.done.add(done)
-}
-
-func (j *jsonProgress) Item(path string) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	j.tr.item = path
+	meter
+	w io.Writer
 }
 
 func (j *jsonProgress) Warn(path string, err error) {
@@ -96,17 +68,9 @@ func (j *jsonProgress) Warn(path string, err error) {
 }
 
 func (j *jsonProgress) Finish() {
-	j.mu.Lock()
-	if j.finished {
-		j.mu.Unlock()
+	if !j.stop() {
 		return
 	}
-	j.finished = true
-	l := j.loop
-	j.mu.Unlock()
-
-	l.stop()
-
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if !j.tr.started {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -27,44 +26,16 @@ func newTerminal(w io.Writer, width func() int, o options) *terminal {
 	if o.interval == 0 {
 		o.interval = terminalInterval
 	}
-	return &terminal{w: w, width: width, interval: o.interval, tr: newTracker(o.now)}
+	t := &terminal{meter: meter{interval: o.interval, tr: newTracker(o.now)}, w: w, width: width}
+	t.meter.tick = t.tick
+	return t
 }
 
 type terminal struct {
-	mu       sync.Mutex
-	w        io.Writer
-	width    func() int
-	interval time.Duration
-	tr       tracker
-	loop     *loop
-	shown    string // the status line currently on screen, "" if none
-	finished bool
-}
-
-// ensureLoop starts the redraw goroutine. Callers hold t.mu.
-func (t *terminal) ensureLoop() {
-	if t.loop == nil && !t.finished && t.interval > 0 {
-		t.loop = startLoop(t.interval, t.tick)
-	}
-}
-
-func (t *terminal) Start(op string, total Counts) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tr.setStart(op, total)
-	t.ensureLoop()
-}
-
-func (t *terminal) Add(done Counts) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tr.done.add(done)
-}
-
-func (t *terminal) Item(path string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tr.item = path
+	meter
+	w     io.Writer
+	width func() int
+	shown string // the status line currently on screen, "" if none
 }
 
 func (t *terminal) Warn(path string, err error) {
@@ -85,17 +56,9 @@ func (t *terminal) Warn(path string, err error) {
 }
 
 func (t *terminal) Finish() {
-	t.mu.Lock()
-	if t.finished {
-		t.mu.Unlock()
+	if !t.stop() {
 		return
 	}
-	t.finished = true
-	l := t.loop
-	t.mu.Unlock()
-
-	l.stop() // outside the lock: tick takes it
-
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if !t.tr.started {
