@@ -9,7 +9,6 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/crypto"
-	"github.com/lumbung-id/lumbung/internal/repository"
 )
 
 // object is one file to copy.
@@ -163,9 +162,9 @@ func (c *copier) selectSnapshots(ctx context.Context, src backend.Backend, srcSn
 	if len(c.opts.SrcPassword) == 0 {
 		return nil, fmt.Errorf("choose the snapshots of dataset %q: snapshots are encrypted: %w for the source", c.opts.Dataset, ErrNeedPassword)
 	}
-	repo, err := repository.Open(ctx, src, c.opts.SrcPassword, repository.Options{})
+	repo, err := c.srcRepo(ctx, src)
 	if err != nil {
-		return nil, fmt.Errorf("open source %s: %w", src.Location(), err)
+		return nil, err
 	}
 	var out []string
 	for _, name := range names {

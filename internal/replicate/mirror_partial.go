@@ -18,9 +18,9 @@ import (
 // every selected snapshot whose every blob is named by such an index file;
 // the others are reported failed, naming a missing pack.
 func (c *copier) mirrorPartial(ctx context.Context, src, dst backend.Backend, srcIdx, srcSnaps map[string]int64, selected []string, dstSnaps map[string]int64) error {
-	repo, err := repository.Open(ctx, src, c.opts.SrcPassword, repository.Options{})
+	repo, err := c.srcRepo(ctx, src)
 	if err != nil {
-		return fmt.Errorf("open source %s: %w", src.Location(), err)
+		return err
 	}
 	// Blob -> pack of the whole source index, for messages and tree reads.
 	if err := repo.LoadIndex(ctx, func(crypto.ID, error) {}); err != nil {

@@ -58,9 +58,9 @@ func (c *copier) reencrypt(ctx context.Context, srcBe, dstBe backend.Backend) er
 		return fmt.Errorf("copy from %s to %s: the destination is another repository (other keys), so the copy re-encrypts and needs the passwords of both: %w",
 			srcBe.Location(), dstBe.Location(), ErrNeedPassword)
 	}
-	src, err := repository.Open(ctx, srcBe, c.opts.SrcPassword, repository.Options{})
+	src, err := c.srcRepo(ctx, srcBe)
 	if err != nil {
-		return fmt.Errorf("open source %s: %w", srcBe.Location(), err)
+		return err
 	}
 	dst, err := repository.Open(ctx, dstBe, c.opts.DstPassword, repository.Options{})
 	if err != nil {

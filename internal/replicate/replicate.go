@@ -215,6 +215,22 @@ type copier struct {
 
 	mu  sync.Mutex // guards res and the progress callback
 	res *Result
+
+	src *repository.Repository // the source, opened once (srcRepo)
+}
+
+// srcRepo returns the source repository opened with SrcPassword, opening
+// it on first use: the key derivation costs tenths of a second and tens of
+// MiB, so one copy does it at most once.
+func (c *copier) srcRepo(ctx context.Context, be backend.Backend) (*repository.Repository, error) {
+	if c.src == nil {
+		repo, err := repository.Open(ctx, be, c.opts.SrcPassword, repository.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("open source %s: %w", be.Location(), err)
+		}
+		c.src = repo
+	}
+	return c.src, nil
 }
 
 // inWindow reports whether work may continue now.
