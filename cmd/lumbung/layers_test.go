@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -20,74 +17,6 @@ import (
 // The layer tests run the dataset commands (backup, copy, export, status,
 // restore and check with --config) against real repositories: local
 // directories and an in-process `lumbung serve`.
-
-// stoppableServe runs `lumbung serve` on data (a fresh loopback port) and
-// returns its address, fingerprint and a stop function, so a test can take
-// a layer down in the middle. The server is stopped at the end anyway.
-func stoppableServe(t *testing.T, data string) (listen, fingerprint string, stop func()) {
-	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	errf, err := os.CreateTemp(t.TempDir(), "serve-stderr-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	e := &env{stdin: strings.NewReader(""), stdout: w, stderr: errf, getenv: func(string) string { return "" }}
-	go func() {
-		done <- runMain(ctx, e, []string{"serve", "--data", data, "--listen", "127.0.0.1:0", "--hostname", "lumbung.test", "--json"})
-		w.Close()
-	}()
-	first := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			select {
-			case first <- sc.Text():
-			default:
-			}
-		}
-		r.Close()
-	}()
-	var line string
-	select {
-	case line = <-first:
-	case code := <-done:
-		errText, _ := os.ReadFile(errf.Name())
-		t.Fatalf("serve exited with %d before serving: %s", code, errText)
-	case <-time.After(time.Minute):
-		t.Fatal("serve did not start within a minute")
-	}
-	var m struct {
-		Listen      string `json:"listen"`
-		Fingerprint string `json:"fingerprint"`
-	}
-	if err := json.Unmarshal([]byte(line), &m); err != nil || m.Listen == "" {
-		t.Fatalf("first line of serve: %q (%v)", line, err)
-	}
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-done:
-			if code != exitOK {
-				errText, _ := os.ReadFile(errf.Name())
-				t.Errorf("serve exited with %d: %s", code, errText)
-			}
-		case <-time.After(time.Minute):
-			t.Error("serve did not stop within a minute of the interrupt")
-		}
-	}
-	t.Cleanup(stop)
-	return m.Listen, m.Fingerprint, stop
-}
 
 // layerSetup is a config with three layers of dataset siak: a local
 // directory, a repository server and an offline directory.
@@ -112,7 +41,7 @@ func newLayerSetup(t *testing.T) *layerSetup {
 	if err := os.WriteFile(s.passFile, []byte(testPassword+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.listen, s.fp, s.stop = stoppableServe(t, s.serverData)
+	s.listen, s.fp, s.stop = startServe(t, s.serverData)
 	tok := message[struct {
 		Token string `json:"token"`
 	}](t, s.c.ok("token", "create", "--data", s.serverData, "--name", "opd-siak", "--scope", "append", "--repo", "siak", "--json"), "token_created")
@@ -379,7 +308,7 @@ func TestLayersEndToEnd(t *testing.T) {
 	}
 
 	// The server is back (same data, new port): it is the nearest layer.
-	s.listen, s.fp, s.stop = stoppableServe(t, s.serverData)
+	s.listen, s.fp, s.stop = startServe(t, s.serverData)
 	s.writeConfig(t)
 	target = t.TempDir()
 	o = s.run("restore", "--dataset", "siak", "latest", "--target", target, "--json")

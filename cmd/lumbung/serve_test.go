@@ -15,10 +15,13 @@ import (
 )
 
 // startServe runs `lumbung serve` in process on a loopback port (with
-// extra arguments) and returns its "serving" message; the server stops
-// when the test ends.
-func startServe(t *testing.T, data string, extra ...string) (listen, fingerprint string) {
+// extra arguments) and checks its "serving" message. stop shuts it down (a
+// test can take a layer down in the middle) and checks it stopped cleanly;
+// it runs at the end of the test anyway.
+func startServe(t *testing.T, data string, extra ...string) (listen, fingerprint string, stop func()) {
 	t.Helper()
+	_, statErr := os.Stat(filepath.Join(data, "server", "tls.crt"))
+	freshCert := statErr != nil
 	r, w, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -61,10 +64,15 @@ func startServe(t *testing.T, data string, extra ...string) (listen, fingerprint
 	if err := json.Unmarshal([]byte(first), &m); err != nil || m.Type != "serving" {
 		t.Fatalf("first line of serve: %q (%v)", first, err)
 	}
-	if !m.Created || !strings.HasPrefix(m.Fingerprint, "sha256:") || !strings.Contains(m.Location, "rest:https://lumbung.test:") || !strings.HasSuffix(m.Location, "/REPO?fingerprint="+m.Fingerprint) {
-		t.Errorf("serving message: %+v", m)
+	if m.Created != freshCert || !strings.HasPrefix(m.Fingerprint, "sha256:") || !strings.Contains(m.Location, "rest:https://lumbung.test:") || !strings.HasSuffix(m.Location, "/REPO?fingerprint="+m.Fingerprint) {
+		t.Errorf("serving message (certificate made now: %v): %+v", freshCert, m)
 	}
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
 		cancel()
 		select {
 		case code := <-done:
@@ -83,15 +91,16 @@ func startServe(t *testing.T, data string, extra ...string) (listen, fingerprint
 			t.Errorf("last line of serve: %q, want the stopped message", last)
 		}
 		r.Close()
-	})
-	return m.Listen, m.Fingerprint
+	}
+	t.Cleanup(stop)
+	return m.Listen, m.Fingerprint, stop
 }
 
 // TestServeEndToEnd backs up, restores and checks through a real server
 // with an append token, then makes sure the server holds no plaintext.
 func TestServeEndToEnd(t *testing.T) {
 	data := t.TempDir()
-	listen, fp := startServe(t, data)
+	listen, fp, _ := startServe(t, data)
 	base := newCLI(t)
 
 	// Tokens: bootstrap an admin token on the server machine, then manage
@@ -193,7 +202,7 @@ func TestParseSize(t *testing.T) {
 // no refused request.
 func TestServePull(t *testing.T) {
 	kabData, provData := t.TempDir(), t.TempDir()
-	kabListen, kabFP := startServe(t, kabData)
+	kabListen, kabFP, _ := startServe(t, kabData)
 	base := newCLI(t)
 	token := func(data, name, scope string) string {
 		return message[struct {
@@ -211,7 +220,7 @@ func TestServePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := "rest:https://" + kabListen + "/siak?fingerprint=" + kabFP
-	provListen, provFP := startServe(t, provData, "--pull", "name=kab-siak,from="+from+",token-file="+tokenFile+",to=siak,every=1h,window=00:00-00:00,bandwidth=100MB")
+	provListen, provFP, _ := startServe(t, provData, "--pull", "name=kab-siak,from="+from+",token-file="+tokenFile+",to=siak,every=1h,window=00:00-00:00,bandwidth=100MB")
 
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
