@@ -14,6 +14,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/local"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // snapPath is how a snapshot shows the file rel below the backed-up
@@ -38,7 +39,7 @@ func TestWorkflow(t *testing.T) {
 	writeTree(t, src, map[string]string{
 		"a.txt":              "halo dunia\n",
 		"data/b.csv":         strings.Repeat("3201010101900001;BUDI;SUKAMAJU\n", 4000),
-		"data/big.bin":       string(randomBytes(1, 2<<20)),
+		"data/big.bin":       string(testutil.RandBytes(1, 2<<20)),
 		"data/sementara.tmp": "excluded",
 		"cache/c.tmp":        "excluded",
 		"link":               "->a.txt",
@@ -458,8 +459,8 @@ func damagedRepo(t *testing.T) (*cli, string, string) {
 	writeTree(t, src, map[string]string{
 		"a.txt":       "halo\n",
 		"b.txt":       strings.Repeat("desa sukamaju\n", 100),
-		"big.bin":     string(randomBytes(2, 3<<20)),
-		"sub/mid.bin": string(randomBytes(3, 1<<20)),
+		"big.bin":     string(testutil.RandBytes(2, 3<<20)),
+		"sub/mid.bin": string(testutil.RandBytes(3, 1<<20)),
 	})
 	c.ok("backup", src)
 	return c, src, packFiles(t, c.repo())[0] // the data pack is the largest

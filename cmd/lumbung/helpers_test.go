@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"maps"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -364,16 +363,6 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// randomBytes returns n reproducible incompressible bytes.
-func randomBytes(seed uint64, n int) []byte {
-	var s [32]byte
-	s[0] = byte(seed)
-	s[1] = byte(seed >> 8)
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8(s).Read(b)
-	return b
 }
 
 func readFile(t *testing.T, p string) string {

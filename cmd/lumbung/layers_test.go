@@ -11,6 +11,7 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/replicate"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
 
@@ -168,7 +169,7 @@ func TestLayersEndToEnd(t *testing.T) {
 	s := newLayerSetup(t)
 	writeTree(t, s.src, map[string]string{
 		"penduduk.csv": strings.Repeat("3201010101900001;BUDI;SUKAMAJU\n", 3000),
-		"arsip/a.bin":  string(randomBytes(7, 3<<20)),
+		"arsip/a.bin":  string(testutil.RandBytes(7, 3<<20)),
 		"cache.tmp":    "excluded",
 	})
 	// Later changes only add baru.txt: the first snapshot is src without it.
@@ -463,7 +464,7 @@ func TestExportVerify(t *testing.T) {
 `, src, repo, pass)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	writeTree(t, src, map[string]string{"surat.txt": "isi surat\n", "big.bin": string(randomBytes(9, 2<<20))})
+	writeTree(t, src, map[string]string{"surat.txt": "isi surat\n", "big.bin": string(testutil.RandBytes(9, 2<<20))})
 	c.withRepo(repo).ok("init")
 	c.ok("backup", "--config", cfg, "--dataset", "arsip")
 	usb := filepath.Join(t.TempDir(), "usb")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/lumbung-id/lumbung/internal/reposerver"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // startServe runs `lumbung serve` in process on a loopback port (with
@@ -133,7 +134,7 @@ func TestServeEndToEnd(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]string{
 		"ktp.csv":      strings.Repeat(marker+";BUDI;SUKAMAJU\n", 2000),
-		"data/big.bin": string(randomBytes(3, 9<<20)), // more than one pack: upload sessions
+		"data/big.bin": string(testutil.RandBytes(3, 9<<20)), // more than one pack: upload sessions
 		"catatan.txt":  marker + "\n",
 	})
 	c.ok("init", "--json")
@@ -211,7 +212,7 @@ func TestServePull(t *testing.T) {
 	}
 	kab := base.with("LUMBUNG_TOKEN", token(kabData, "agent-siak", "append")).withRepo("rest:https://" + kabListen + "/siak?fingerprint=" + kabFP)
 	src := t.TempDir()
-	writeTree(t, src, map[string]string{"penduduk.csv": "NIK;NAMA\n3201;BUDI\n", "arsip/scan.bin": string(randomBytes(7, 3<<20))})
+	writeTree(t, src, map[string]string{"penduduk.csv": "NIK;NAMA\n3201;BUDI\n", "arsip/scan.bin": string(testutil.RandBytes(7, 3<<20))})
 	kab.ok("init", "--json")
 	kab.ok("backup", src, "--json")
 

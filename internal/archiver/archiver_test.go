@@ -15,6 +15,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
 
@@ -25,16 +26,6 @@ func newRepo(t *testing.T) *repository.Repository {
 		t.Fatal(err)
 	}
 	return repo
-}
-
-func writeFile(t *testing.T, name string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func randomData(seed uint64, n int) []byte {
@@ -49,12 +40,12 @@ func randomData(seed uint64, n int) []byte {
 func makeSource(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "empty"), nil)
-	writeFile(t, filepath.Join(dir, "small.txt"), []byte("halo dunia\n"))
-	writeFile(t, filepath.Join(dir, "big.bin"), randomData(1, 9<<20+123))
-	writeFile(t, filepath.Join(dir, "sql", "dump.sql"), bytes.Repeat([]byte("INSERT INTO penduduk VALUES (1,'Budi');\n"), 200000))
+	testutil.WriteFile(t, filepath.Join(dir, "empty"), nil)
+	testutil.WriteFile(t, filepath.Join(dir, "small.txt"), []byte("halo dunia\n"))
+	testutil.WriteFile(t, filepath.Join(dir, "big.bin"), randomData(1, 9<<20+123))
+	testutil.WriteFile(t, filepath.Join(dir, "sql", "dump.sql"), bytes.Repeat([]byte("INSERT INTO penduduk VALUES (1,'Budi');\n"), 200000))
 	for i := range 50 {
-		writeFile(t, filepath.Join(dir, "surat", strings.Repeat("x", i%7+1)+string(rune('a'+i%26))+".txt"), randomData(uint64(i), i*100))
+		testutil.WriteFile(t, filepath.Join(dir, "surat", strings.Repeat("x", i%7+1)+string(rune('a'+i%26))+".txt"), randomData(uint64(i), i*100))
 	}
 	if err := os.MkdirAll(filepath.Join(dir, "kosong", "dalam"), 0o755); err != nil {
 		t.Fatal(err)
@@ -65,7 +56,7 @@ func makeSource(t *testing.T) string {
 	if err := os.Link(filepath.Join(dir, "small.txt"), filepath.Join(dir, "hardlink.txt")); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "caf\xe9 \n odd.tmp"), []byte("odd name"))
+	testutil.WriteFile(t, filepath.Join(dir, "caf\xe9 \n odd.tmp"), []byte("odd name"))
 	return dir
 }
 
@@ -184,7 +175,7 @@ func TestBackupContentAndRebackup(t *testing.T) {
 	}
 
 	// One changed file: read again; its unchanged neighbours not.
-	writeFile(t, filepath.Join(src, "small.txt"), []byte("halo dunia, berubah\n"))
+	testutil.WriteFile(t, filepath.Join(src, "small.txt"), []byte("halo dunia, berubah\n"))
 	res3, err := Backup(ctx, repo, []string{src}, Options{Parent: res2.Snapshot, ParentID: res2.ID})
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +318,7 @@ func (r *recorder) Finish()            {}
 // the backup adds, and it matches the snapshot summary.
 func TestProgressMatchesScan(t *testing.T) {
 	src := makeSource(t)
-	writeFile(t, filepath.Join(src, "rahasia.txt"), []byte("tidak terbaca"))
+	testutil.WriteFile(t, filepath.Join(src, "rahasia.txt"), []byte("tidak terbaca"))
 	prevHook := testOpenHook
 	testOpenHook = func(p string) (*os.File, error) {
 		if filepath.Base(p) == "rahasia.txt" {

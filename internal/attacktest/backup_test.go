@@ -13,6 +13,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // tree is a copy of the dataset's directory at one backup: path relative
@@ -27,13 +28,6 @@ type history struct {
 	// key is the key slot the agent's repository was made with (every
 	// layer holds it: they are mirrors).
 	key crypto.ID
-}
-
-func randomBytes(seed uint64, n int) []byte {
-	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 'l', 'b', 'g'})
-	b := make([]byte, n)
-	_, _ = r.Read(b)
-	return b
 }
 
 // textBytes is compressible, like the office files of a dinas.
@@ -55,19 +49,19 @@ func textBytes(seed uint64, n int) []byte {
 var generations = []map[string][]byte{
 	{
 		"README.txt":          []byte("Data kependudukan SIAK, jangan dihapus.\n"),
-		"dokumen/ktp-001.pdf": randomBytes(1, 600<<10),
+		"dokumen/ktp-001.pdf": testutil.RandBytes(1, 600<<10),
 		"dokumen/kk-002.txt":  textBytes(2, 300<<10),
-		"db/siak.dump":        randomBytes(3, 1<<20),
+		"db/siak.dump":        testutil.RandBytes(3, 1<<20),
 	},
 	{
-		"db/siak.dump":         patched(randomBytes(3, 1<<20), 300<<10, randomBytes(4, 64<<10)),
-		"dokumen/akta-003.pdf": randomBytes(5, 300<<10),
+		"db/siak.dump":         patched(testutil.RandBytes(3, 1<<20), 300<<10, testutil.RandBytes(4, 64<<10)),
+		"dokumen/akta-003.pdf": testutil.RandBytes(5, 300<<10),
 	},
 	{
 		"dokumen/kk-002.txt":  nil,
 		"README.txt":          []byte("Data kependudukan SIAK, jangan dihapus.\nDiperbarui.\n"),
 		"laporan/2026/q1.csv": textBytes(6, 100<<10),
-		"db/siak.dump":        append(patched(randomBytes(3, 1<<20), 300<<10, randomBytes(4, 64<<10)), randomBytes(7, 128<<10)...),
+		"db/siak.dump":        append(patched(testutil.RandBytes(3, 1<<20), 300<<10, testutil.RandBytes(4, 64<<10)), testutil.RandBytes(7, 128<<10)...),
 	},
 }
 

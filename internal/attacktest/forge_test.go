@@ -8,6 +8,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // forged are the validly encrypted objects the attacker added to a layer
@@ -75,7 +76,7 @@ func forge(t *testing.T, l *layers.Layer, hist *history) *forged {
 	if len(blobs) == 0 {
 		t.Fatalf("layer %s has no indexed blobs to forge", l.Name)
 	}
-	garbage := randomBytes(666, int(off))
+	garbage := testutil.RandBytes(666, int(off))
 	f.garbagePack = crypto.Hash(garbage)
 	f.save(t, be, backend.Handle{Type: backend.PackFile, Name: f.garbagePack.String()}, garbage)
 	if f.wrongIndex, err = repo.SaveIndexFile(ctx, []repository.IndexPack{{ID: f.garbagePack, Blobs: blobs}}); err != nil {

@@ -3,8 +3,6 @@ package checker_test
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +18,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/checker"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
 
@@ -31,23 +30,6 @@ var (
 		Chunker:  repository.ChunkerParams{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10},
 	}
 )
-
-func randBytes(seed uint64, n int) []byte {
-	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 1})
-	b := make([]byte, n)
-	_, _ = r.Read(b)
-	return b
-}
-
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // fixture is a repository with two snapshots of src: the first holds
 // srv/db/a.sql, the second adds srv/docs/b.txt. Each backup wrote one data
@@ -69,12 +51,12 @@ func newFixture(t *testing.T, be backend.Backend) *fixture {
 		t.Fatal(err)
 	}
 	src := filepath.Join(t.TempDir(), "src")
-	writeFile(t, filepath.Join(src, "srv", "db", "a.sql"), randBytes(1, 300<<10))
+	testutil.WriteFile(t, filepath.Join(src, "srv", "db", "a.sql"), testutil.RandBytes(1, 300<<10))
 	f := &fixture{be: be}
 	seen := map[crypto.ID]bool{}
 	for i := range 2 {
 		if i == 1 {
-			writeFile(t, filepath.Join(src, "srv", "docs", "b.txt"), randBytes(2, 100<<10))
+			testutil.WriteFile(t, filepath.Join(src, "srv", "docs", "b.txt"), testutil.RandBytes(2, 100<<10))
 		}
 		res, err := archiver.Backup(ctx, repo, []string{src}, archiver.Options{Time: time.Date(2025, 1, 1+i, 0, 0, 0, 0, time.UTC)})
 		if err != nil {
@@ -433,7 +415,7 @@ func TestAbortedWriter(t *testing.T) {
 	}
 	w := repo.NewWriter(ctx)
 	for i := range 5 {
-		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, randBytes(uint64(100+i), 256<<10)); err != nil {
+		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, testutil.RandBytes(uint64(100+i), 256<<10)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -508,7 +490,7 @@ func TestReadDataSubset(t *testing.T) {
 	}
 	w := repo.NewWriter(ctx)
 	for i := range 40 { // 4 blobs per 1 MiB pack: 10 packs
-		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, randBytes(uint64(1000+i), 256<<10)); err != nil {
+		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, testutil.RandBytes(uint64(1000+i), 256<<10)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -740,7 +722,7 @@ func TestDuplicates(t *testing.T) {
 	if _, err := repository.Init(ctx, be, password, testOpts); err != nil {
 		t.Fatal(err)
 	}
-	data := randBytes(9, 100<<10)
+	data := testutil.RandBytes(9, 100<<10)
 	for i := range 2 {
 		// A separate session that has not seen the other's index.
 		repo, err := repository.Open(ctx, be, password, testOpts)
@@ -751,7 +733,7 @@ func TestDuplicates(t *testing.T) {
 		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, data); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, randBytes(uint64(10+i), 1000)); err != nil {
+		if _, _, err := w.SaveBlob(ctx, repository.DataBlob, testutil.RandBytes(uint64(10+i), 1000)); err != nil {
 			t.Fatal(err)
 		}
 		if err := w.Commit(ctx); err != nil {
@@ -778,7 +760,7 @@ func TestManyFilesAffected(t *testing.T) {
 	for i := range 30 {
 		// Nested a few levels, to exercise the walk.
 		dir := filepath.Join(src, "d"+string(rune('a'+i%3)), "e"+string(rune('a'+i%5)))
-		writeFile(t, filepath.Join(dir, "f"+string(rune('A'+i))+".txt"), randBytes(uint64(200+i), 1000+i))
+		testutil.WriteFile(t, filepath.Join(dir, "f"+string(rune('A'+i))+".txt"), testutil.RandBytes(uint64(200+i), 1000+i))
 	}
 	if _, err := archiver.Backup(ctx, repo, []string{src}, archiver.Options{}); err != nil {
 		t.Fatal(err)

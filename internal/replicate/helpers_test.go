@@ -3,7 +3,6 @@ package replicate_test
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/restorer"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 var (
@@ -28,23 +28,6 @@ var (
 		Chunker:  repository.ChunkerParams{Min: 4 << 10, Avg: 16 << 10, Max: 64 << 10},
 	}
 )
-
-func randBytes(seed uint64, n int) []byte {
-	r := rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8), 7})
-	b := make([]byte, n)
-	_, _ = r.Read(b)
-	return b
-}
-
-func writeFile(t *testing.T, path string, data []byte) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func initRepo(t *testing.T, be backend.Backend, pw []byte) *repository.Repository {
 	t.Helper()
@@ -101,7 +84,7 @@ func (s *source) backup(t *testing.T, files map[string][]byte) crypto.ID {
 	for name, data := range files {
 		p := filepath.Join(s.dir, name)
 		if old, err := os.ReadFile(p); err != nil || !bytes.Equal(old, data) {
-			writeFile(t, p, data)
+			testutil.WriteFile(t, p, data)
 		}
 		snap[name] = append([]byte(nil), data...)
 	}

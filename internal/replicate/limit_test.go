@@ -8,12 +8,13 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/replicate"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 func TestBandwidthLimit(t *testing.T) {
 	ctx := context.Background()
 	s := newSource(t, mem.New())
-	s.backup(t, map[string][]byte{"a.bin": randBytes(1, 160<<10)})
+	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 160<<10)})
 	const limit = 200 << 10 // bytes per second
 	for _, tc := range []struct {
 		name string

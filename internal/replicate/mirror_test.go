@@ -14,12 +14,13 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/replicate"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 func twoSnapshots(t *testing.T, s *source) {
 	t.Helper()
-	s.backup(t, map[string][]byte{"db/a.sql": randBytes(1, 2500<<10), "docs/b.txt": randBytes(2, 300<<10)})
-	s.backup(t, map[string][]byte{"db/a.sql": randBytes(1, 2500<<10), "docs/b.txt": randBytes(3, 600<<10), "c.bin": randBytes(4, 500<<10)})
+	s.backup(t, map[string][]byte{"db/a.sql": testutil.RandBytes(1, 2500<<10), "docs/b.txt": testutil.RandBytes(2, 300<<10)})
+	s.backup(t, map[string][]byte{"db/a.sql": testutil.RandBytes(1, 2500<<10), "docs/b.txt": testutil.RandBytes(3, 600<<10), "c.bin": testutil.RandBytes(4, 500<<10)})
 }
 
 func TestMirrorBetweenLocalRepositories(t *testing.T) {
@@ -151,9 +152,9 @@ func TestMirrorRefusesCorruptPack(t *testing.T) {
 	ctx := context.Background()
 	srcBe := mem.New()
 	s := newSource(t, srcBe)
-	s.backup(t, map[string][]byte{"a.bin": randBytes(1, 300<<10)})
+	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 300<<10)})
 	before := names(t, srcBe, backend.PackFile)
-	s.backup(t, map[string][]byte{"a.bin": randBytes(1, 300<<10), "b.bin": randBytes(2, 300<<10)})
+	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 300<<10), "b.bin": testutil.RandBytes(2, 300<<10)})
 	// Damage a data pack only the second snapshot needs.
 	repo := openRepo(t, srcBe, pwA)
 	var victim string

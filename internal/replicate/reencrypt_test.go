@@ -13,12 +13,13 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/replicate"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 func TestReencryptCopiesOnlyNewBlobs(t *testing.T) {
 	ctx := context.Background()
 	s := newSource(t, mem.New())
-	files := map[string][]byte{"db/a.sql": randBytes(1, 300<<10), "docs/b.txt": randBytes(2, 60<<10), "docs/c.txt": randBytes(3, 10<<10)}
+	files := map[string][]byte{"db/a.sql": testutil.RandBytes(1, 300<<10), "docs/b.txt": testutil.RandBytes(2, 60<<10), "docs/c.txt": testutil.RandBytes(3, 10<<10)}
 	first := s.backup(t, files)
 	dstBe := mem.New()
 	initRepo(t, dstBe, pwB)
@@ -37,8 +38,8 @@ func TestReencryptCopiesOnlyNewBlobs(t *testing.T) {
 	}
 
 	// Most data stays; one file changes and one is added.
-	files["docs/b.txt"] = randBytes(4, 60<<10)
-	files["new.txt"] = randBytes(5, 20<<10)
+	files["docs/b.txt"] = testutil.RandBytes(4, 60<<10)
+	files["new.txt"] = testutil.RandBytes(5, 20<<10)
 	second := s.backup(t, files)
 	newAtSource := s.sums[1].DataBlobs + s.sums[1].TreeBlobs
 	res, err = replicate.Copy(ctx, s.be, dstBe, opts)
@@ -162,9 +163,9 @@ func TestReencryptDamagedSourceBlob(t *testing.T) {
 	ctx := context.Background()
 	srcBe := mem.New()
 	s := newSource(t, srcBe)
-	s.backup(t, map[string][]byte{"a.bin": randBytes(1, 100<<10)})
+	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 100<<10)})
 	before := names(t, srcBe, backend.PackFile)
-	s.backup(t, map[string][]byte{"a.bin": randBytes(1, 100<<10), "b.bin": randBytes(9, 100<<10)})
+	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 100<<10), "b.bin": testutil.RandBytes(9, 100<<10)})
 	// Damage a data pack only the second snapshot uses.
 	repo := openRepo(t, srcBe, pwA)
 	var victim string
@@ -209,9 +210,9 @@ func TestReencryptDamagedSourceBlob(t *testing.T) {
 func TestReencryptPassesOverGarbageIndex(t *testing.T) {
 	ctx := context.Background()
 	s := newSource(t, mem.New())
-	snap := s.backup(t, map[string][]byte{"db/a.sql": randBytes(11, 200<<10)})
+	snap := s.backup(t, map[string][]byte{"db/a.sql": testutil.RandBytes(11, 200<<10)})
 	garbage := mustID(t, "00"+strings.Repeat("ab", 31)) // sorts first
-	if err := s.be.Save(ctx, backend.Handle{Type: backend.IndexFile, Name: garbage.String()}, randBytes(12, 4096)); err != nil {
+	if err := s.be.Save(ctx, backend.Handle{Type: backend.IndexFile, Name: garbage.String()}, testutil.RandBytes(12, 4096)); err != nil {
 		t.Fatal(err)
 	}
 	dstBe := mem.New()

@@ -12,6 +12,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/replicate"
 	"github.com/lumbung-id/lumbung/internal/reposerver"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // startServer runs a real repository server (lumbung serve) on loopback
@@ -87,7 +88,7 @@ func TestPushAndPullThroughServer(t *testing.T) {
 	}
 
 	// A read token may not add anything.
-	s.backup(t, map[string][]byte{"new.txt": randBytes(8, 10<<10)})
+	s.backup(t, map[string][]byte{"new.txt": testutil.RandBytes(8, 10<<10)})
 	_, err = replicate.Copy(ctx, s.be, reader, replicate.Options{})
 	if !errors.Is(err, backend.ErrPermission) {
 		t.Errorf("push with a read token: %v, want a permission error", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 // Tests of what a hostile appender (the repository key plus a credential
@@ -92,7 +93,7 @@ func TestLoadBlobTriesEveryPlace(t *testing.T) {
 	}{
 		{"garbage in a pack of the attacker", func(t *testing.T, atk *repository.Repository, be backend.Backend, id crypto.ID, loc repository.Location) repository.Location {
 			w := atk.NewWriter(ctx) // the attacker's index is empty: it stores
-			if _, err := w.SaveBlobID(ctx, repository.DataBlob, id, randBytes(7, int(loc.RawLength))); err != nil {
+			if _, err := w.SaveBlobID(ctx, repository.DataBlob, id, testutil.RandBytes(7, int(loc.RawLength))); err != nil {
 				t.Fatal(err)
 			}
 			if err := w.Commit(ctx); err != nil {
@@ -116,8 +117,8 @@ func TestLoadBlobTriesEveryPlace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := randBytes(1, 5000)
-			ids := saveReal(t, r, want, randBytes(2, 5000))
+			want := testutil.RandBytes(1, 5000)
+			ids := saveReal(t, r, want, testutil.RandBytes(2, 5000))
 			good, _ := openLoaded(t, be).Index().Lookup(ids[0])
 			atk, err := repository.Open(ctx, be, hostilePW, testOpts)
 			if err != nil {
@@ -166,8 +167,8 @@ func TestWriterIgnoresPlacesInMissingPacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	saveReal(t, r, randBytes(1, 3000))
-	future := randBytes(9, 4000) // content the host will back up later
+	saveReal(t, r, testutil.RandBytes(1, 3000))
+	future := testutil.RandBytes(9, 4000) // content the host will back up later
 	id := r.BlobID(future)
 	forge(t, r, be, []repository.IndexPack{{ID: crypto.Hash([]byte("never stored")), Blobs: []repository.PackedBlob{
 		{Type: repository.DataBlob, ID: id, Length: uint32(len(future) + 1 + crypto.Overhead), RawLength: uint32(len(future))}}}})

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"math/rand/v2"
 	"sync"
 	"testing"
 
@@ -12,18 +11,10 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
 var testOpts = repository.Options{KDF: crypto.TestKDF}
-
-func randBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 func TestWriteReopenRead(t *testing.T) {
 	ctx := context.Background()
@@ -37,7 +28,7 @@ func TestWriteReopenRead(t *testing.T) {
 	for i := range 200 {
 		var data []byte
 		if i%2 == 0 {
-			data = randBytes(uint64(i), 1+i*1000)
+			data = testutil.RandBytes(uint64(i), 1+i*1000)
 		} else {
 			data = bytes.Repeat([]byte("NIK 3201012345678901 Budi Santoso; "), 1+i*10)
 		}
@@ -111,14 +102,14 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 			defer wg.Done()
 			for i := range 60 {
 				seed := uint64(g*1000 + i)
-				data := randBytes(seed, 1+int(seed*7919)%(128<<10))
+				data := testutil.RandBytes(seed, 1+int(seed*7919)%(128<<10))
 				typ := repository.DataBlob
 				switch {
 				case i%3 == 0:
 					data = bytes.Repeat([]byte("KK 3201 RT 02 RW 05; "), 1+len(data)/20)[:len(data)]
 				case i == 59:
 					// Larger than a pack: a pack of its own.
-					typ, data = repository.TreeBlob, randBytes(seed, 3<<19)
+					typ, data = repository.TreeBlob, testutil.RandBytes(seed, 3<<19)
 				}
 				id, _, err := w.SaveBlob(ctx, typ, data)
 				if err != nil {
