@@ -202,15 +202,7 @@ write_json() {
 	echo "  \"benchmark\": \"growth\","
 	echo "  \"settings\": {\"bench_size\": $(json_str "$BENCH_SIZE"), \"seed\": $BENCH_SEED, \"tools\": $(json_str "$TOOLS"), \"steps\": $LAST, \"elapsed_s\": $ELAPSED},"
 	echo "  \"corpus\": {\"files_first\": $C_FILES0, \"bytes_first\": $C_BYTES0, \"files_last\": $C_FILES1, \"bytes_last\": $C_BYTES1},"
-	echo "  \"machine\": {"
-	while IFS= read -r line; do
-		key=${line%%: *} val=${line#*: }
-		((first)) || echo ","
-		first=0
-		printf '    %s: %s' "$(json_str "$key")" "$(json_str "$val")"
-	done <<<"$MACHINE"
-	echo
-	echo "  },"
+	machine_json "$MACHINE"
 	echo "  \"backups\": ["
 	first=1
 	for t in "${TOOL_LIST[@]}"; do

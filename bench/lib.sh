@@ -432,3 +432,18 @@ proc_cpu_ticks() {
 	done
 	echo "$sum"
 }
+
+# machine_json INFO — the "machine" member of a JSON report (with its
+# trailing comma) from machine_info's "key: value" lines.
+machine_json() {
+	local line key val first=1
+	echo "  \"machine\": {"
+	while IFS= read -r line; do
+		key=${line%%: *} val=${line#*: }
+		((first)) || echo ","
+		first=0
+		printf '    %s: %s' "$(json_str "$key")" "$(json_str "$val")"
+	done <<<"$1"
+	echo
+	echo "  },"
+}

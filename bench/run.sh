@@ -218,15 +218,7 @@ write_json() {
 	echo "  \"benchmark\": \"run\","
 	echo "  \"settings\": {\"bench_size\": $(json_str "$BENCH_SIZE"), \"seed\": $BENCH_SEED, \"tools\": $(json_str "$TOOLS"), \"elapsed_s\": $ELAPSED},"
 	echo "  \"corpus\": {\"files\": $C_FILES, \"bytes\": $C_BYTES},"
-	echo "  \"machine\": {"
-	while IFS= read -r line; do
-		key=${line%%: *} val=${line#*: }
-		((first)) || echo ","
-		first=0
-		printf '    %s: %s' "$(json_str "$key")" "$(json_str "$val")"
-	done <<<"$MACHINE"
-	echo
-	echo "  },"
+	machine_json "$MACHINE"
 	echo "  \"results\": ["
 	first=1
 	for t in $TOOLS; do
