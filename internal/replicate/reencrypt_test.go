@@ -211,7 +211,7 @@ func TestReencryptPassesOverGarbageIndex(t *testing.T) {
 	ctx := context.Background()
 	s := newSource(t, mem.New())
 	snap := s.backup(t, map[string][]byte{"db/a.sql": testutil.RandBytes(11, 200<<10)})
-	garbage := mustID(t, "00"+strings.Repeat("ab", 31)) // sorts first
+	garbage := mustID(t, "00000000"+strings.Repeat("ab", 28)) // sorts first
 	if err := s.be.Save(ctx, backend.Handle{Type: backend.IndexFile, Name: garbage.String()}, testutil.RandBytes(12, 4096)); err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/testutil"
+	"github.com/lumbung-id/lumbung/internal/testutil/forgery"
 )
 
 // Tests of what a hostile appender (the repository key plus a credential
@@ -52,36 +53,12 @@ func saveReal(t *testing.T, r *repository.Repository, blobs ...[]byte) []crypto.
 	return ids
 }
 
-// forge writes an index file whose id sorts before every other one, so its
-// places are tried first (the index is merged in order of file ids).
-func forge(t *testing.T, r *repository.Repository, be backend.Backend, packs []repository.IndexPack) crypto.ID {
+// forge stores an index file naming packs that readers try first.
+func forge(t *testing.T, be backend.Backend, packs []repository.IndexPack) crypto.ID {
 	t.Helper()
-	ctx := context.Background()
-	var others []string
-	if err := be.List(ctx, backend.IndexFile, func(fi backend.FileInfo) error {
-		others = append(others, fi.Name)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for range 1000 {
-		id, err := r.SaveIndexFile(ctx, packs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := true
-		for _, o := range others {
-			first = first && id.String() < o
-		}
-		if first {
-			return id
-		}
-		if err := be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Fatal("no index file id sorting first found")
-	return crypto.ID{}
+	return forgery.FirstIndex(t, be, func(b backend.Backend) (*repository.Repository, error) {
+		return repository.Open(context.Background(), b, hostilePW, testOpts)
+	}, packs)
 }
 
 func TestLoadBlobTriesEveryPlace(t *testing.T) {
@@ -100,13 +77,13 @@ func TestLoadBlobTriesEveryPlace(t *testing.T) {
 				t.Fatal(err)
 			}
 			l, _ := atk.Index().Lookup(id)
-			forge(t, atk, be, []repository.IndexPack{{ID: l.Pack, Blobs: []repository.PackedBlob{{Type: l.Type, ID: id, Offset: l.Offset, Length: l.Length, RawLength: l.RawLength}}}})
+			forge(t, be, []repository.IndexPack{{ID: l.Pack, Blobs: []repository.PackedBlob{{Type: l.Type, ID: id, Offset: l.Offset, Length: l.Length, RawLength: l.RawLength}}}})
 			return l
 		}},
 		{"wrong offset in the real pack", func(t *testing.T, atk *repository.Repository, be backend.Backend, id crypto.ID, loc repository.Location) repository.Location {
 			l := loc
 			l.Offset, l.RawLength = loc.Offset+loc.Length, 5 // the next blob
-			forge(t, atk, be, []repository.IndexPack{{ID: l.Pack, Blobs: []repository.PackedBlob{{Type: l.Type, ID: id, Offset: l.Offset, Length: l.Length, RawLength: l.RawLength}}}})
+			forge(t, be, []repository.IndexPack{{ID: l.Pack, Blobs: []repository.PackedBlob{{Type: l.Type, ID: id, Offset: l.Offset, Length: l.Length, RawLength: l.RawLength}}}})
 			return l
 		}},
 	}
@@ -170,7 +147,7 @@ func TestWriterIgnoresPlacesInMissingPacks(t *testing.T) {
 	saveReal(t, r, testutil.RandBytes(1, 3000))
 	future := testutil.RandBytes(9, 4000) // content the host will back up later
 	id := r.BlobID(future)
-	forge(t, r, be, []repository.IndexPack{{ID: crypto.Hash([]byte("never stored")), Blobs: []repository.PackedBlob{
+	forge(t, be, []repository.IndexPack{{ID: crypto.Hash([]byte("never stored")), Blobs: []repository.PackedBlob{
 		{Type: repository.DataBlob, ID: id, Length: uint32(len(future) + 1 + crypto.Overhead), RawLength: uint32(len(future))}}}})
 
 	victim := openLoaded(t, be)

@@ -16,6 +16,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/restorer"
+	"github.com/lumbung-id/lumbung/internal/testutil/forgery"
 )
 
 // The hostile appender (docs/format.md, "Readers and forged objects"): the
@@ -90,33 +91,12 @@ func listNames(t *testing.T, be backend.Backend, ft backend.FileType) map[string
 	return out
 }
 
-// forgeIndex writes an index file naming packs whose id sorts before every
-// other index file's, so that its places are the ones tried first (the
-// index is loaded in order of file ids): an attacker can grind for that, and
-// it makes sure the tests below fail if readers do not fall back. The test
-// removes its unlucky attempts; the attacker could not, but need not.
-func forgeIndex(t *testing.T, atk *repository.Repository, be backend.Backend, packs []repository.IndexPack) crypto.ID {
+// forgeIndex stores an index file naming packs that readers try first.
+func forgeIndex(t *testing.T, be backend.Backend, packs []repository.IndexPack) crypto.ID {
 	t.Helper()
-	ctx := context.Background()
-	others := listNames(t, be, backend.IndexFile)
-	for range 1000 {
-		id, err := atk.SaveIndexFile(ctx, packs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := true
-		for name := range others {
-			first = first && id.String() < name
-		}
-		if first {
-			return id
-		}
-		if err := be.Remove(ctx, backend.Handle{Type: backend.IndexFile, Name: id.String()}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Fatal("could not grind an index file id that sorts first")
-	return crypto.ID{}
+	return forgery.FirstIndex(t, be, func(b backend.Backend) (*repository.Repository, error) {
+		return repository.Open(context.Background(), b, password, repoOpts)
+	}, packs)
 }
 
 // attack is what one scenario adds to the repository; it returns what check
@@ -175,7 +155,7 @@ func garbagePack(t *testing.T, sc *scene) ([]string, crypto.ID) {
 		packs = append(packs, repository.IndexPack{ID: id, Blobs: blobs})
 		named = append(named, name)
 	}
-	idx := forgeIndex(t, atk, sc.be, packs)
+	idx := forgeIndex(t, sc.be, packs)
 	named = append(named, idx.Short())
 	// The precondition that makes this test fail without the fallback:
 	// readers try the garbage first.
@@ -191,7 +171,6 @@ func garbagePack(t *testing.T, sc *scene) ([]string, crypto.ID) {
 // wrongOffsets forges an index placing every real blob in its real pack,
 // but where another blob (or nothing) is.
 func wrongOffsets(t *testing.T, sc *scene) ([]string, crypto.ID) {
-	atk := attackerRepo(t, sc.be)
 	byPack := map[crypto.ID][]repository.PackedBlob{}
 	for id, loc := range realPlaces(t, sc.be) {
 		byPack[loc.Pack] = append(byPack[loc.Pack], repository.PackedBlob{Type: loc.Type, ID: id, Offset: loc.Offset, Length: loc.Length, RawLength: loc.RawLength})
@@ -211,7 +190,7 @@ func wrongOffsets(t *testing.T, sc *scene) ([]string, crypto.ID) {
 		packs = append(packs, repository.IndexPack{ID: pack, Blobs: forged})
 		named = append(named, pack.String())
 	}
-	idx := forgeIndex(t, atk, sc.be, packs)
+	idx := forgeIndex(t, sc.be, packs)
 	return append(named, idx.Short()), crypto.ID{}
 }
 
@@ -253,7 +232,7 @@ func missingPack(t *testing.T, sc *scene) ([]string, crypto.ID) {
 	}
 	blobs = append(blobs, repository.PackedBlob{Type: repository.DataBlob, ID: atk.BlobID(sc.future),
 		Offset: 0, Length: uint32(len(sc.future) + 1 + crypto.Overhead), RawLength: uint32(len(sc.future))})
-	idx := forgeIndex(t, atk, sc.be, []repository.IndexPack{{ID: pack, Blobs: blobs}})
+	idx := forgeIndex(t, sc.be, []repository.IndexPack{{ID: pack, Blobs: blobs}})
 	return []string{pack.String(), idx.Short()}, crypto.ID{}
 }
 
