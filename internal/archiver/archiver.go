@@ -80,7 +80,7 @@ type Result struct {
 }
 
 // testOpenHook, when set by tests, replaces how files are opened.
-var testOpenHook func(string) (*os.File, error)
+var testOpenHook func(string) (*fsmeta.File, error)
 
 // ErrSomeUnreadable is returned (with a saved snapshot) when some files
 // could not be read; they are listed in Snapshot.Unreadable.
@@ -103,7 +103,7 @@ type archiver struct {
 	hardlinks  map[[2]uint64]*future
 	// openFile opens a file for reading without following symlinks; tests
 	// replace it to simulate unreadable files.
-	openFile func(string) (*os.File, error)
+	openFile func(string) (*fsmeta.File, error)
 	// background tracks goroutines that assemble directories and hard
 	// links, so that nothing writes after the writer is finished.
 	background sync.WaitGroup

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/fsmeta"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/testutil"
 	"github.com/lumbung-id/lumbung/internal/ui"
@@ -212,11 +213,11 @@ func TestUnreadableFileRecorded(t *testing.T) {
 	repo := newRepo(t)
 	src := makeSource(t)
 	bad := filepath.Join(src, "sql", "dump.sql")
-	testOpenHook = func(p string) (*os.File, error) {
+	testOpenHook = func(p string) (*fsmeta.File, error) {
 		if p == bad {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
-		return os.Open(p)
+		return fsmeta.OpenNoFollow(p)
 	}
 	defer func() { testOpenHook = nil }()
 	res, err := Backup(ctx, repo, []string{src}, Options{})
@@ -320,11 +321,11 @@ func TestProgressMatchesScan(t *testing.T) {
 	src := makeSource(t)
 	testutil.WriteFile(t, filepath.Join(src, "rahasia.txt"), []byte("tidak terbaca"))
 	prevHook := testOpenHook
-	testOpenHook = func(p string) (*os.File, error) {
+	testOpenHook = func(p string) (*fsmeta.File, error) {
 		if filepath.Base(p) == "rahasia.txt" {
 			return nil, fs.ErrPermission
 		}
-		return os.Open(p)
+		return fsmeta.OpenNoFollow(p)
 	}
 	t.Cleanup(func() { testOpenHook = prevHook })
 	rec := &recorder{}
@@ -338,4 +339,61 @@ func TestProgressMatchesScan(t *testing.T) {
 	if s := res.Snapshot.Summary; s.TotalFiles != rec.total.Files {
 		t.Errorf("summary counts %d files, scan %d", s.TotalFiles, rec.total.Files)
 	}
+}
+
+// A file replaced by a rename between the listing and the open (an
+// editor's save, a log rotation) is saved with the metadata of what was
+// read, not the listed file's size and inode with the new content.
+func TestFileReplacedAfterListing(t *testing.T) {
+	src := t.TempDir()
+	target := filepath.Join(src, "laporan.txt")
+	testutil.WriteFile(t, target, []byte("versi lama"))
+	newer := []byte("versi baru, lebih panjang dari yang lama")
+	prevHook := testOpenHook
+	testOpenHook = func(p string) (*fsmeta.File, error) {
+		if p == target {
+			tmp := filepath.Join(t.TempDir(), "baru")
+			testutil.WriteFile(t, tmp, newer)
+			if err := os.Rename(tmp, target); err != nil {
+				return nil, err
+			}
+		}
+		return fsmeta.OpenNoFollow(p)
+	}
+	t.Cleanup(func() { testOpenHook = prevHook })
+	repo := newRepo(t)
+	res, err := Backup(context.Background(), repo, []string{src}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	readBack(t, repo, res.Snapshot.Tree, "", got) // fails if size and content disagree
+	if data := got[filepath.ToSlash(target)]; !bytes.Equal(data, newer) {
+		t.Fatalf("saved %q, want the content that was read %q", data, newer)
+	}
+	m, err := fsmeta.Lstat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	node := findNode(t, repo, res.Snapshot.Tree, target)
+	if node.Inode != m.Inode {
+		t.Errorf("node keeps the listed inode %d, the file read is %d", node.Inode, m.Inode)
+	}
+}
+
+// findNode looks up the node of an absolute path in a snapshot tree.
+func findNode(t *testing.T, repo *repository.Repository, tree crypto.ID, path string) *repository.Node {
+	t.Helper()
+	var node *repository.Node
+	for _, name := range strings.Split(strings.Trim(filepath.ToSlash(path), "/"), "/") {
+		tr, err := repo.LoadTree(context.Background(), tree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node = tr.Find(name); node == nil {
+			t.Fatalf("%s: no node %q", path, name)
+		}
+		tree = node.Subtree
+	}
+	return node
 }

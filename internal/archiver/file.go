@@ -11,6 +11,7 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/chunker"
 	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/fsmeta"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
@@ -222,6 +223,12 @@ func (a *archiver) readFile(ctx context.Context, ck *chunker.Chunker, j *fileJob
 		return
 	}
 	defer f.Close()
+	if m := f.Meta(); m.Inode != 0 && !fsmeta.SameFile(m, fsmeta.Meta{Inode: j.node.Inode, Device: j.node.DeviceID}) {
+		// Replaced since it was listed (an editor's or a log rotation's
+		// rename): record what is read, with its own metadata.
+		a.setMeta(j.node, m)
+		j.node.Size = uint64(m.Size)
+	}
 	ck.Reset(f)
 	a.chunkContent(ctx, ck, j.node, j.path, done)
 }

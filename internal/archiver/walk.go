@@ -138,19 +138,23 @@ func (a *archiver) prevSubtree(ctx context.Context, prev *repository.Node) *repo
 }
 
 func (a *archiver) nodeFromMeta(name string, m fsmeta.Meta) *repository.Node {
-	n := &repository.Node{
-		Name: name, Mode: m.Mode & 0o7777, UID: m.UID, GID: m.GID,
-		User: m.User, Group: m.Group,
-		ModTime: m.ModTime, ChangeTime: m.ChangeTime,
-		Inode: m.Inode, DeviceID: m.Device, Links: m.Links,
-	}
+	n := &repository.Node{Name: name}
+	a.setMeta(n, m)
+	return n
+}
+
+// setMeta sets the metadata of n (all but name, type and content) from m.
+func (a *archiver) setMeta(n *repository.Node, m fsmeta.Meta) {
+	n.Mode, n.UID, n.GID = m.Mode&0o7777, m.UID, m.GID
+	n.User, n.Group = m.User, m.Group
+	n.ModTime, n.ChangeTime = m.ModTime, m.ChangeTime
+	n.Inode, n.DeviceID, n.Links = m.Inode, m.Device, m.Links
 	if n.User == "" {
 		n.User = a.names.User(m.UID)
 	}
 	if n.Group == "" {
 		n.Group = a.names.Group(m.GID)
 	}
-	return n
 }
 
 // saveEntry saves one file system entry. It returns a nil future for entries

@@ -21,11 +21,16 @@
 package fsmeta
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"sync"
 	"time"
 )
+
+// ErrNotRegular is returned by OpenNoFollow for anything but a regular file
+// (a FIFO, device or directory swapped in after the caller's stat).
+var ErrNotRegular = errors.New("not a regular file")
 
 // Kind is the type of a file system entry.
 type Kind uint8

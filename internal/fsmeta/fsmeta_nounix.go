@@ -52,8 +52,3 @@ func SetTimes(path string, atime, mtime time.Time, isSymlink bool) error {
 	}
 	return os.Chtimes(path, atime, mtime)
 }
-
-// OpenNoFollow opens path for reading. On this system it is os.Open.
-func OpenNoFollow(path string) (*os.File, error) {
-	return os.Open(path)
-}

@@ -129,34 +129,6 @@ func SetTimes(path string, atime, mtime time.Time, isSymlink bool) error {
 	return err
 }
 
-// OpenNoFollow opens path for reading without following a final symlink,
-// so a symlink swapped in after the archiver's stat makes the open fail
-// (ELOOP on Linux) instead of reading the link's target. It also opens
-// non-blocking, so a FIFO swapped in does not hang the backup (reads from it
-// return at once), and on Linux asks for O_NOATIME so a backup does not
-// update access times, retrying without it on EPERM (files the process does
-// not own). Callers should compare f.Stat() with their earlier metadata
-// (SameFile) before trusting what they read.
-func OpenNoFollow(path string) (*os.File, error) {
-	const flags = os.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	f, err := os.OpenFile(path, flags|oNoatime, 0)
-	if oNoatime != 0 && errors.Is(err, unix.EPERM) {
-		f, err = os.OpenFile(path, flags, 0)
-	}
-	if err != nil {
-		return nil, err
-	}
-	// O_NONBLOCK was only for the open. Regular files and directories get
-	// ordinary blocking reads back (some FUSE file systems honour the flag);
-	// anything else keeps it, so reads cannot hang either.
-	if fi, err := f.Stat(); err == nil && (fi.Mode().IsRegular() || fi.IsDir()) {
-		if rc, err := f.SyscallConn(); err == nil {
-			rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), false) })
-		}
-	}
-	return f, nil
-}
-
 // The *FD functions apply metadata through an open file descriptor, so no
 // path is resolved and nothing can be redirected by a symlink swapped in
 // along the way. path is only used in errors.

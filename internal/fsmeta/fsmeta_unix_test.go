@@ -312,14 +312,24 @@ func TestOpenNoFollow(t *testing.T) {
 	if err != nil || string(data) != "isi berkas" {
 		t.Errorf("read %q, %v", data, err)
 	}
-	fi, err := fh.Stat()
-	if err != nil {
+	if m := fh.Meta(); !SameFile(m, mustLstat(t, f)) || m.Size != int64(len("isi berkas")) || m.Kind != KindFile {
+		t.Errorf("opened file is not the stat'ed one: %+v", m)
+	}
+	if err := fh.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if !SameFile(FromFileInfo(fi), mustLstat(t, f)) {
-		t.Error("opened file is not the stat'ed one")
+	if _, err := fh.Read(make([]byte, 4)); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("read after close: %v", err)
 	}
-	fh.Close()
+	if err := fh.Close(); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("second close: %v", err)
+	}
+	if fh, err := OpenNoFollow(dir); !errors.Is(err, ErrNotRegular) {
+		if err == nil {
+			fh.Close()
+		}
+		t.Errorf("opening a directory: %v, want ErrNotRegular", err)
+	}
 
 	link := filepath.Join(dir, "link")
 	if err := os.Symlink("f", link); err != nil {
@@ -330,7 +340,7 @@ func TestOpenNoFollow(t *testing.T) {
 		t.Error("OpenNoFollow followed a symlink")
 	}
 
-	// A FIFO with no writer must not hang the open or the read.
+	// A FIFO with no writer must not hang the open; it is refused.
 	fifo := filepath.Join(dir, "fifo")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
@@ -347,7 +357,10 @@ func TestOpenNoFollow(t *testing.T) {
 		done <- err
 	}()
 	select {
-	case <-done: // EOF or EAGAIN: either way it returned
+	case err := <-done:
+		if !errors.Is(err, ErrNotRegular) {
+			t.Errorf("opening a FIFO: %v, want ErrNotRegular", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("OpenNoFollow blocked on a FIFO")
 	}
@@ -380,15 +393,9 @@ func TestOpenNoFollowBlockingRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	rc, err := fh.SyscallConn()
+	flags, err := unix.FcntlInt(uintptr(fh.fd), unix.F_GETFL, 0)
 	if err != nil {
 		t.Fatal(err)
-	}
-	var flags int
-	var ferr error
-	rc.Control(func(fd uintptr) { flags, ferr = unix.FcntlInt(fd, unix.F_GETFL, 0) })
-	if ferr != nil {
-		t.Fatal(ferr)
 	}
 	if flags&unix.O_NONBLOCK != 0 {
 		t.Error("regular file left O_NONBLOCK")

@@ -21,24 +21,5 @@ func LstatAt(dir *os.File, name, path string) (Meta, error) {
 		}
 		break
 	}
-	m := Meta{
-		Mode: uint32(st.Mode) & ModeMask, Size: int64(st.Size),
-		UID: st.Uid, GID: st.Gid,
-		User: defaultNames.User(st.Uid), Group: defaultNames.Group(st.Gid),
-		Inode: uint64(st.Ino), Device: uint64(st.Dev), Links: uint64(st.Nlink),
-		AccessTime: timespec(int64(st.Atim.Sec), int64(st.Atim.Nsec)),
-		ModTime:    timespec(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)),
-		ChangeTime: timespec(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)),
-	}
-	switch uint32(st.Mode) & unix.S_IFMT {
-	case unix.S_IFREG:
-		m.Kind = KindFile
-	case unix.S_IFDIR:
-		m.Kind = KindDir
-	case unix.S_IFLNK:
-		m.Kind = KindSymlink
-	default:
-		m.Kind = KindSpecial
-	}
-	return m, nil
+	return metaFromStat(&st), nil
 }

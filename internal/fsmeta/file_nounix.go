@@ -1,0 +1,43 @@
+//go:build !unix
+
+package fsmeta
+
+import (
+	"io/fs"
+	"os"
+)
+
+// File is a regular file open for reading.
+type File struct {
+	f    *os.File
+	meta Meta
+}
+
+// OpenNoFollow opens the regular file path for reading; anything else is
+// refused with ErrNotRegular. On this system it is os.Open.
+func OpenNoFollow(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return &File{f: f, meta: FromFileInfo(fi)}, nil
+}
+
+// Meta is the metadata of the open file, read when it was opened. Inode
+// and device are not known here (zero).
+func (f *File) Meta() Meta { return f.meta }
+
+// Read reads up to len(p) bytes; it returns io.EOF at the end of the file.
+func (f *File) Read(p []byte) (int, error) { return f.f.Read(p) }
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
