@@ -57,7 +57,7 @@ func (c *copier) mirror(ctx context.Context, src, dst backend.Backend) error {
 
 	// Keys, then the config: like `init`, the config's presence marks a
 	// usable repository.
-	if incomplete, err := c.copyGroup(ctx, src, dst, "keys", missing(backend.KeyFile, srcKeys, dstHas[backend.KeyFile])); err != nil || incomplete {
+	if incomplete, err := c.copyGroup(ctx, src, dst, "keys", c.missing(backend.KeyFile, srcKeys, dstHas[backend.KeyFile])); err != nil || incomplete {
 		return c.stopBeforeSnapshots(selected, dstHas[backend.SnapshotFile], "some key files", err)
 	}
 	if err := c.copyConfig(ctx, src, dst); err != nil {
@@ -68,7 +68,7 @@ func (c *copier) mirror(ctx context.Context, src, dst backend.Backend) error {
 		t    backend.FileType
 		from map[string]int64
 	}{{"packs", backend.PackFile, srcPacks}, {"index", backend.IndexFile, srcIdx}} {
-		incomplete, err := c.copyGroup(ctx, src, dst, phase.name, missing(phase.t, phase.from, dstHas[phase.t]))
+		incomplete, err := c.copyGroup(ctx, src, dst, phase.name, c.missing(phase.t, phase.from, dstHas[phase.t]))
 		if err == nil && incomplete && phase.t == backend.PackFile && len(c.opts.SrcPassword) > 0 && !c.isPaused() {
 			return c.mirrorPartial(ctx, src, dst, srcIdx, srcSnaps, selected, dstHas[backend.SnapshotFile])
 		}
@@ -324,7 +324,7 @@ func (c *copier) copyObject(ctx context.Context, src, dst backend.Backend, phase
 			return ctx.Err()
 		}
 		c.refuse(o.h.String(), "could not read it: "+err.Error())
-		return fmt.Errorf("read %v from %s: %w", o.h, src.Location(), err)
+		return fmt.Errorf("read from %s: %w", src.Location(), err)
 	}
 	if got := crypto.Hash(data).String(); got != o.h.Name {
 		reason := fmt.Sprintf("content does not match its name (BLAKE3 %s…): damaged or tampered with at the source", got[:16])
@@ -337,7 +337,7 @@ func (c *copier) copyObject(ctx context.Context, src, dst backend.Backend, phase
 		return nil
 	}
 	if err != nil {
-		return &destError{fmt.Errorf("save %v to %s: %w", o.h, dst.Location(), err)}
+		return &destError{fmt.Errorf("copy to %s: %w", dst.Location(), err)}
 	}
 	c.stored(phase, int64(len(data)), false)
 	return nil
@@ -353,19 +353,25 @@ func list(ctx context.Context, be backend.Backend, t backend.FileType) (map[stri
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list %v at %s: %w", t, be.Location(), err)
+		return nil, fmt.Errorf("%s: %w", be.Location(), err)
 	}
 	return out, nil
 }
 
 // missing returns the objects of have not in dst, in name order.
-func missing(t backend.FileType, have, dst map[string]int64) []object {
+func (c *copier) missing(t backend.FileType, have, dst map[string]int64) []object {
 	var out []object
+	there := 0
 	for name, size := range have {
 		if _, ok := dst[name]; !ok {
 			out = append(out, object{h: backend.Handle{Type: t, Name: name}, size: size})
+		} else {
+			there++
 		}
 	}
+	c.mu.Lock()
+	c.res.Reused += int64(there) // already there: an earlier copy, or an interrupted one, stored them
+	c.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].h.Name < out[j].h.Name })
 	return out
 }

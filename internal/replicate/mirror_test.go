@@ -143,6 +143,15 @@ func TestMirrorResumesAfterInterruptions(t *testing.T) {
 	if got := len(names(t, inner, backend.SnapshotFile)); got != 2 {
 		t.Errorf("%d snapshots at the destination, want 2", got)
 	}
+	// Once more: nothing to store, and every object (and the config) is
+	// reported as already there.
+	res, err := replicate.Copy(ctx, s.be, dst, replicate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Objects != 0 || res.Reused != int64(total+1) {
+		t.Errorf("repeated copy stored %d objects and found %d already there, want 0 and %d", res.Objects, res.Reused, total+1)
+	}
 }
 
 // TestMirrorRefusesCorruptPack: a pack whose bytes no longer match its name

@@ -131,7 +131,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte) error
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("save %v to %s: %w", h, b.Location(), err)
+		return fmt.Errorf("save %v: %w", h, err)
 	}
 	return nil
 }
@@ -216,7 +216,7 @@ func (b *Backend) Load(ctx context.Context, h backend.Handle, offset, length int
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load %v from %s: %w", h, b.Location(), err)
+		return nil, fmt.Errorf("load %v: %w", h, err)
 	}
 	return out, nil
 }
@@ -273,7 +273,7 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 		return nil
 	})
 	if err != nil {
-		return backend.FileInfo{}, fmt.Errorf("stat %v on %s: %w", h, b.Location(), err)
+		return backend.FileInfo{}, fmt.Errorf("stat %v: %w", h, err)
 	}
 	return fi, nil
 }
@@ -358,7 +358,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if fnErr != nil && errors.Is(err, fnErr) {
 			return err
 		}
-		return fmt.Errorf("list %v on %s: %w", t, b.Location(), err)
+		return fmt.Errorf("list %v: %w", t, err)
 	}
 	return nil
 }
@@ -390,7 +390,7 @@ func (b *Backend) Remove(ctx context.Context, h backend.Handle) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("remove %v from %s: %w", h, b.Location(), err)
+		return fmt.Errorf("remove %v: %w", h, err)
 	}
 	return nil
 }
