@@ -65,9 +65,11 @@ type Local struct {
 var _ backend.Backend = (*Local)(nil)
 
 // Create makes a new, empty repository layout at dir and opens it. dir may
-// exist if it is an empty directory; anything else already there is refused
-// with an error matching backend.ErrExists. Create does not write the config:
-// the caller saves it (backend.ConfigFile) as the last step of initialisation.
+// exist if it is an empty directory, or what an initialisation killed before
+// its config was saved left there (see reclaimAbandoned); anything else
+// already there is refused with an error matching backend.ErrExists. Create
+// does not write the config: the caller saves it (backend.ConfigFile) as the
+// last step of initialisation.
 func Create(ctx context.Context, dir string) (*Local, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("create repository at %s: %w", dir, err)
@@ -76,8 +78,20 @@ func Create(ctx context.Context, dir string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create repository at %s: %w", dir, err)
 	}
+	mkdir := os.Mkdir
 	if err := checkEmptyOrMissing(abs); err != nil {
-		return nil, err
+		reclaimed, rerr := reclaimAbandoned(abs, time.Now())
+		if errors.Is(rerr, errInitRunning) {
+			return nil, fmt.Errorf("create repository at %s: %w: %w", abs, rerr, backend.ErrExists)
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("create repository at %s: %w", abs, rerr)
+		}
+		if !reclaimed {
+			return nil, err
+		}
+		// Finish the layout the interrupted initialisation began.
+		mkdir = func(p string, m fs.FileMode) error { return os.MkdirAll(p, m) }
 	}
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("create repository at %s: %w", abs, err)
@@ -89,7 +103,7 @@ func Create(ctx context.Context, dir string) (*Local, error) {
 		}
 	}
 	for _, d := range top {
-		if err := os.Mkdir(filepath.Join(abs, d), dirMode); err != nil {
+		if err := mkdir(filepath.Join(abs, d), dirMode); err != nil {
 			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
 		}
 	}
@@ -98,7 +112,7 @@ func Create(ctx context.Context, dir string) (*Local, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
 		}
-		if err := os.Mkdir(filepath.Join(data, fmt.Sprintf("%02x", i)), dirMode); err != nil {
+		if err := mkdir(filepath.Join(data, fmt.Sprintf("%02x", i)), dirMode); err != nil {
 			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/backendtest"
+	"github.com/lumbung-id/lumbung/internal/crypto"
 )
 
 func newLocal(t *testing.T) *Local {
@@ -310,5 +311,81 @@ func TestSaveFile(t *testing.T) {
 	}
 	if err := l.SaveFile(ctx, pack("missing"), filepath.Join(l.Dir(), tmpDir, "nope")); err == nil {
 		t.Error("SaveFile of a missing file succeeded")
+	}
+}
+
+// An init killed before its config was saved leaves the layout and a key
+// slot. Once that leftover is a minute old, Create takes the directory again
+// and moves the dead key slot into tmp/ (never deletes it); a fresh leftover
+// (an init perhaps still running) or one holding anything else is refused.
+func TestCreateReclaimsInterruptedInit(t *testing.T) {
+	ctx := t.Context()
+	leftover := func(t *testing.T, age time.Duration, extra backend.Handle) (string, string) {
+		dir := filepath.Join(t.TempDir(), "repo")
+		be, err := Create(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slot := []byte(`{"kdf":"argon2id"}`)
+		key := crypto.Hash(slot).String()
+		if err := be.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: key}, slot); err != nil {
+			t.Fatal(err)
+		}
+		if extra.Type != 0 {
+			data := []byte("isi")
+			extra.Name = crypto.Hash(data).String()
+			if err := be.Save(ctx, extra, data); err != nil {
+				t.Fatal(err)
+			}
+		}
+		then := time.Now().Add(-age)
+		err = filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			return os.Chtimes(p, then, then)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, key
+	}
+	t.Run("old leftover is reclaimed", func(t *testing.T) {
+		dir, key := leftover(t, 2*time.Minute, backend.Handle{})
+		be, err := Create(ctx, dir)
+		if err != nil {
+			t.Fatalf("Create over an interrupted init: %v", err)
+		}
+		n := 0
+		if err := be.List(ctx, backend.KeyFile, func(backend.FileInfo) error { n++; return nil }); err != nil || n != 0 {
+			t.Errorf("%d key slots left in keys/ (%v), want the dead one moved aside", n, err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "tmp", "abandoned-key-"+key)); err != nil {
+			t.Errorf("the dead key slot is not kept in tmp/: %v", err)
+		}
+		data := []byte("config")
+		if err := be.Save(ctx, backend.Handle{Type: backend.ConfigFile}, data); err != nil {
+			t.Fatalf("save config into the reclaimed directory: %v", err)
+		}
+	})
+	t.Run("fresh leftover is refused", func(t *testing.T) {
+		dir, key := leftover(t, 0, backend.Handle{})
+		if _, err := Create(ctx, dir); !errors.Is(err, backend.ErrExists) || !strings.Contains(err.Error(), "another init may be running") {
+			t.Errorf("Create over a fresh leftover: %v, want ErrExists naming a running init", err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "keys", key)); err != nil {
+			t.Errorf("the key slot of a possibly running init was touched: %v", err)
+		}
+	})
+	for _, ft := range []backend.FileType{backend.PackFile, backend.IndexFile, backend.SnapshotFile, backend.LockFile} {
+		t.Run("leftover with a "+ft.String()+" file is refused", func(t *testing.T) {
+			dir, key := leftover(t, 2*time.Minute, backend.Handle{Type: ft})
+			if _, err := Create(ctx, dir); !errors.Is(err, backend.ErrExists) {
+				t.Errorf("Create: %v, want ErrExists", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "keys", key)); err != nil {
+				t.Errorf("a key slot was moved out of a directory that is not an interrupted init: %v", err)
+			}
+		})
 	}
 }
