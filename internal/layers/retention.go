@@ -18,7 +18,7 @@ import (
 // all they ask of the storage.
 type Retainer interface {
 	ObjectRetention(ctx context.Context, h backend.Handle) (s3.Retention, error)
-	ExtendRetention(ctx context.Context, hs []backend.Handle, until time.Time) error
+	ExtendObjectRetention(ctx context.Context, h backend.Handle, until time.Time) (extended bool, err error)
 }
 
 var _ Retainer = (*s3.Backend)(nil)
@@ -114,7 +114,7 @@ func ExtendRetention(ctx context.Context, be backend.Backend, opts ExtendOptions
 		go func() {
 			defer wg.Done()
 			for h := range work {
-				extended, err := extendOne(wctx, r, h, res.Until)
+				extended, err := r.ExtendObjectRetention(wctx, h, res.Until)
 				mu.Lock()
 				res.Checked++
 				switch {
@@ -168,22 +168,6 @@ func firstError(errs []string) string {
 		return "unknown"
 	}
 	return errs[0]
-}
-
-// extendOne reads h's retention and extends it to until when shorter or
-// not COMPLIANCE; extended says whether it had to.
-func extendOne(ctx context.Context, r Retainer, h backend.Handle, until time.Time) (extended bool, err error) {
-	cur, err := r.ObjectRetention(ctx, h)
-	if err != nil {
-		return false, err
-	}
-	if cur.Mode == "COMPLIANCE" && !cur.Until.Before(until) {
-		return false, nil
-	}
-	if err := r.ExtendRetention(ctx, []backend.Handle{h}, until); err != nil {
-		return false, err
-	}
-	return true, nil
 }
 
 // retainedHandles lists the config and every object of retainedTypes.

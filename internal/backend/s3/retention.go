@@ -58,40 +58,50 @@ func (b *Backend) retentionOf(ctx context.Context, h backend.Handle, key string,
 // can call it with any date without shortening anything (S3 would refuse a
 // shortening of COMPLIANCE retention anyway). It stops at the first error.
 func (b *Backend) ExtendRetention(ctx context.Context, hs []backend.Handle, until time.Time) error {
-	until = until.UTC().Truncate(time.Second).Add(time.Second) // S3 keeps whole seconds; never round down
 	for _, h := range hs {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("extend retention of %v: %w", h, err)
-		}
-		key, err := b.key(h)
-		if err != nil {
-			return fmt.Errorf("extend retention of %v: %w", h, err)
-		}
-		v, err := b.resolve(ctx, h, key, true)
-		if err != nil {
-			return b.wrap(ctx, fmt.Sprintf("extend retention of %v", h), err)
-		}
-		cur, err := b.retentionOf(ctx, h, key, v)
-		if err != nil {
+		if _, err := b.ExtendObjectRetention(ctx, h, until); err != nil {
 			return err
-		}
-		if cur.Mode == string(minio.Compliance) && !cur.Until.Before(until) {
-			continue
-		}
-		mode := minio.Compliance
-		rctx, cancel := context.WithTimeout(ctx, opTimeout(0))
-		err = b.client.PutObjectRetention(rctx, b.cfg.Bucket, key, minio.PutObjectRetentionOptions{
-			Mode:            &mode,
-			RetainUntilDate: &until,
-			VersionID:       v.id,
-		})
-		cancel()
-		if code, _ := errorCode(err); code == "InvalidRequest" || code == "ObjectLockConfigurationNotFoundError" {
-			return fmt.Errorf("extend retention of %v on %s: %v (is Object Lock enabled on bucket %q? see docs/s3.md)", h, b.loc, err, b.cfg.Bucket)
-		}
-		if err != nil {
-			return b.wrap(ctx, fmt.Sprintf("extend retention of %v", h), err)
 		}
 	}
 	return nil
+}
+
+// ExtendObjectRetention is ExtendRetention of one object; extended says
+// whether its retention had to change (one read of the retention, and a
+// write only when it is shorter or not COMPLIANCE).
+func (b *Backend) ExtendObjectRetention(ctx context.Context, h backend.Handle, until time.Time) (extended bool, err error) {
+	until = until.UTC().Truncate(time.Second).Add(time.Second) // S3 keeps whole seconds; never round down
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("extend retention of %v: %w", h, err)
+	}
+	key, err := b.key(h)
+	if err != nil {
+		return false, fmt.Errorf("extend retention of %v: %w", h, err)
+	}
+	v, err := b.resolve(ctx, h, key, true)
+	if err != nil {
+		return false, b.wrap(ctx, fmt.Sprintf("extend retention of %v", h), err)
+	}
+	cur, err := b.retentionOf(ctx, h, key, v)
+	if err != nil {
+		return false, err
+	}
+	if cur.Mode == string(minio.Compliance) && !cur.Until.Before(until) {
+		return false, nil
+	}
+	mode := minio.Compliance
+	rctx, cancel := context.WithTimeout(ctx, opTimeout(0))
+	err = b.client.PutObjectRetention(rctx, b.cfg.Bucket, key, minio.PutObjectRetentionOptions{
+		Mode:            &mode,
+		RetainUntilDate: &until,
+		VersionID:       v.id,
+	})
+	cancel()
+	if code, _ := errorCode(err); code == "InvalidRequest" || code == "ObjectLockConfigurationNotFoundError" {
+		return false, fmt.Errorf("extend retention of %v on %s: %v (is Object Lock enabled on bucket %q? see docs/s3.md)", h, b.loc, err, b.cfg.Bucket)
+	}
+	if err != nil {
+		return false, b.wrap(ctx, fmt.Sprintf("extend retention of %v", h), err)
+	}
+	return true, nil
 }
