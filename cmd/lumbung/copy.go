@@ -54,11 +54,11 @@ func runCopy(ctx context.Context, e *env, args []string) error {
 		l.ReplicationWindow = nil
 		dst = &l
 	}
-	ids, err := resolveSnapshotIDs(ctx, e, d, src, f.args)
+	ids, checked, err := resolveSnapshotIDs(ctx, e, d, src, f.args)
 	if err != nil {
 		return err
 	}
-	opts := layers.CopyOptions{Snapshots: ids}
+	opts := layers.CopyOptions{Snapshots: ids, SnapshotsChecked: checked}
 	if !f.json && ui.IsTerminal(e.stderr) {
 		pl := newProgressLine(e.stderr)
 		defer pl.finish()
@@ -96,37 +96,41 @@ func runCopy(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// resolveSnapshotIDs turns the snapshot arguments (ids or prefixes, or
-// "latest") into full ids of the source layer. No arguments means every
-// snapshot of the dataset. Full ids need no key; prefixes and "latest" are
-// resolved in the source repository.
-func resolveSnapshotIDs(ctx context.Context, e *env, d *layers.Dataset, src *layers.Layer, args []string) ([]string, error) {
-	var ids []string
-	var repo *repository.Repository
+// resolveSnapshotIDs turns the arguments (ids, id prefixes, "latest") into
+// full snapshot ids of the dataset. Full ids alone need no key and are
+// returned unchecked (the copy checks their dataset); anything else opens
+// the source once, and then every argument is resolved and checked there,
+// so the copy need not open it again (checked).
+func resolveSnapshotIDs(ctx context.Context, e *env, d *layers.Dataset, src *layers.Layer, args []string) (ids []string, checked bool, err error) {
+	allFull := true
 	for _, a := range args {
 		if id, err := crypto.ParseID(strings.ToLower(a)); err == nil {
 			ids = append(ids, id.String())
-			continue
+		} else {
+			allFull = false
 		}
-		if repo == nil {
-			r, err := openLayer(ctx, e, d, src)
-			if err != nil {
-				return nil, fmt.Errorf("resolve snapshot %q: %w", a, err)
-			}
-			defer r.Backend().Close()
-			repo = r
-		}
+	}
+	if allFull {
+		return ids, false, nil
+	}
+	repo, err := openLayer(ctx, e, d, src)
+	if err != nil {
+		return nil, false, fmt.Errorf("resolve snapshots %q: %w", strings.Join(args, " "), err)
+	}
+	defer repo.Backend().Close()
+	ids = ids[:0]
+	for _, a := range args {
 		sn, warnings, err := repo.ResolveSnapshot(ctx, a, repository.SnapshotFilter{Dataset: d.Name})
 		for _, w := range warnings {
 			fmt.Fprintf(e.stderr, "warning: %s\n", w)
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if sn.Dataset != d.Name {
-			return nil, fmt.Errorf("snapshot %s belongs to dataset %q, not %q", sn.ID.Short(), sn.Dataset, d.Name)
+			return nil, false, fmt.Errorf("snapshot %s belongs to dataset %q, not %q", sn.ID.Short(), sn.Dataset, d.Name)
 		}
 		ids = append(ids, sn.ID.String())
 	}
-	return ids, nil
+	return ids, true, nil
 }

@@ -16,6 +16,10 @@ type CopyOptions struct {
 	// Snapshots are source snapshot ids; empty means every snapshot of the
 	// dataset.
 	Snapshots []string
+	// SnapshotsChecked says the caller opened the source and made sure each
+	// of Snapshots belongs to the dataset, so the copy does not derive the
+	// source key a second time to check it again.
+	SnapshotsChecked bool
 	// Progress, when set, receives the progress of each copy with the
 	// destination layer's name.
 	Progress    func(layer string, p replicate.Progress)
@@ -102,6 +106,9 @@ func CopyBetween(ctx context.Context, d *Dataset, from, to *Layer, opts CopyOpti
 			dst, err = to.resume(ctx, src)
 		}
 	}
+	if errors.Is(err, backend.ErrNotExist) && dstPW != nil {
+		return nil, fmt.Errorf("%w; layer %s has a password of its own, so it is a repository of its own: create it once with `lumbung init --repo %s` and that password (or remove its password to make it a mirror of layer %s)", err, to.Name, to.Repository, from.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +121,7 @@ func CopyBetween(ctx context.Context, d *Dataset, from, to *Layer, opts CopyOpti
 	// Choosing the dataset's snapshots needs the source key; without it (a
 	// pull with a read token) the whole repository is mirrored, which is
 	// the dataset when it has a repository of its own.
-	if ro.SrcPassword != nil {
+	if ro.SrcPassword != nil && !(opts.SnapshotsChecked && len(opts.Snapshots) > 0) {
 		ro.Dataset = d.Name
 	}
 	if opts.Progress != nil {

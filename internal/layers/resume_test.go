@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,4 +203,18 @@ func listTree(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// A layer with a password of its own is a repository of its own: a copy to
+// it before it exists says how to create it instead of only "no repository".
+func TestCopyToMissingLayerWithOwnPassword(t *testing.T) {
+	d, _, nasDir := mirrorDataset(t)
+	d.Layers[1].Password = d.Layers[0].Password
+	_, err := CopyBetween(context.Background(), d, d.Layers[0], d.Layers[1], CopyOptions{})
+	if !errors.Is(err, backend.ErrNotExist) || !strings.Contains(err.Error(), "lumbung init --repo "+nasDir) {
+		t.Fatalf("copy to a missing layer with its own password: %v, want advice to init it", err)
+	}
+	if _, statErr := os.Stat(nasDir); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("the copy made something at %s (%v); it must not create a repository with its own keys", nasDir, statErr)
+	}
 }

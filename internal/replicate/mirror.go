@@ -180,8 +180,11 @@ func (c *copier) selectSnapshots(ctx context.Context, src backend.Backend, srcSn
 			c.snapshot(SnapshotResult{ID: name, Status: Failed, Reason: err.Error()})
 			continue
 		}
-		if sn.Dataset == c.opts.Dataset {
+		switch {
+		case sn.Dataset == c.opts.Dataset:
 			out = append(out, name)
+		case len(c.opts.Snapshots) > 0:
+			c.snapshot(SnapshotResult{ID: name, Status: Failed, Reason: fmt.Sprintf("belongs to dataset %q, not %q", sn.Dataset, c.opts.Dataset)})
 		}
 	}
 	return out, nil

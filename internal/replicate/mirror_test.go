@@ -279,4 +279,10 @@ func TestMirrorChosenSnapshotsAndDataset(t *testing.T) {
 	if err != nil || len(res.Snapshots) != 0 {
 		t.Errorf("other dataset: %v %+v", err, res)
 	}
+	// A snapshot named explicitly but of another dataset is reported, not
+	// dropped in silence.
+	res, err = replicate.Copy(ctx, s.be, mem.New(), replicate.Options{Dataset: "simpeg", SrcPassword: pwA, Snapshots: []string{s.snaps[0].String()}})
+	if err != nil || len(res.Snapshots) != 1 || res.Snapshots[0].Status != replicate.Failed || !strings.Contains(res.Snapshots[0].Reason, "belongs to dataset") {
+		t.Errorf("explicit snapshot of another dataset: %v %+v", err, res)
+	}
 }
