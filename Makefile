@@ -23,7 +23,7 @@ test: test-deps vet
 	$(MAKE) fuzz-smoke
 	$(MAKE) cross
 
-# The real servers the integration tests start (MinIO for S3).
+# The real servers the integration tests start (MinIO for S3, PostgreSQL).
 test-deps:
 	scripts/install-test-deps.sh
 

@@ -44,10 +44,18 @@ type process struct {
 
 // start runs cmd with its output kept in a logTail; it dies with the test
 // binary even if Main never gets to stop it (see dieWithParent).
-func start(cmd *exec.Cmd) (*process, error) {
+func start(cmd *exec.Cmd) (*process, error) { return startPrepared(cmd, nil) }
+
+// startPrepared is start with prepare (when not nil) applied to cmd last,
+// after dieWithParent has set its SysProcAttr (to run it as another user,
+// say).
+func startPrepared(cmd *exec.Cmd, prepare func(*exec.Cmd)) (*process, error) {
 	p := &process{cmd: cmd, log: &logTail{max: 64 << 10}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	dieWithParent(cmd)
+	if prepare != nil {
+		prepare(cmd)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

@@ -1,10 +1,12 @@
-// Package testservers starts real servers for integration tests — today a
-// MinIO S3 server with Object Lock — so that backends are tested against the
-// storage they will meet in production, not against fakes.
+// Package testservers starts real servers for integration tests — a MinIO
+// S3 server with Object Lock, and PostgreSQL for the database dumps users
+// back up — so that Lumbung is tested against what it will meet in
+// production, not against fakes.
 //
-// A server is started once per test binary, on a random loopback port with
-// a temporary data directory, and killed when the tests end. A package that
-// uses it must run its tests through Main:
+// A server is started once per test binary, on a random loopback port (or
+// a private socket directory) with a temporary data directory, and killed
+// when the tests end. A package that uses it must run its tests through
+// Main:
 //
 //	func TestMain(m *testing.M) { testservers.Main(m) }
 //
