@@ -187,7 +187,12 @@ func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name strin
 		return a.saveFile(ctx, path, node, prev), nil
 	case fsmeta.KindSymlink:
 		node.Type = repository.NodeSymlink
-		target, err := os.Readlink(path)
+		var target string
+		if dir != nil {
+			target, err = fsmeta.ReadlinkAt(dir, name, path)
+		} else {
+			target, err = os.Readlink(path)
+		}
 		if err != nil {
 			a.warnUnreadable(path, err)
 			node.Error = err.Error()
@@ -236,7 +241,7 @@ func (a *archiver) walkDir(ctx context.Context, path string, node *repository.No
 func (a *archiver) saveDir(ctx context.Context, path string, node *repository.Node, prev *repository.Node) (*future, error) {
 	prevTree := a.prevSubtree(ctx, prev)
 	var entries []os.DirEntry
-	dir, err := os.Open(path)
+	dir, err := fsmeta.OpenDir(path)
 	if err == nil {
 		defer dir.Close()
 		entries, err = dir.ReadDir(-1)

@@ -26,13 +26,15 @@ type File struct {
 // non-blocking, so a FIFO swapped in does not hang the backup, and refuses
 // anything that is not a regular file (ErrNotRegular). On Linux it asks for
 // O_NOATIME so a backup does not update access times, retrying without it on
-// EPERM (files the process does not own). Callers should compare f.Meta()
-// with their earlier metadata (SameFile) before trusting what they read.
+// EPERM (files the process does not own). Paths longer than the system
+// allows are opened one directory at a time (openLong). Callers should
+// compare f.Meta() with their earlier metadata (SameFile) before trusting
+// what they read.
 func OpenNoFollow(path string) (*File, error) {
 	const flags = unix.O_RDONLY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
-	fd, err := openRetry(path, flags|oNoatime)
+	fd, err := openLong(path, flags|oNoatime)
 	if oNoatime != 0 && err == unix.EPERM {
-		fd, err = openRetry(path, flags)
+		fd, err = openLong(path, flags)
 	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
