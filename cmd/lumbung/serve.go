@@ -28,6 +28,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	var pullFlags stringList
 	f.Var(&pullFlags, "pull", "pull a repository from a lower layer's server on a schedule, as `SPEC` "+
 		"name=NAME,from=LOCATION,token-file=FILE,to=REPO[,every=1h][,window=19:00-06:00][,bandwidth=20Mbit] (repeatable; see docs/server.md)")
+	pullFile := f.String("pull-file", "", "read pull jobs from `FILE`: one --pull SPEC per line, '#' starts a comment")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -51,6 +52,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			return usagef("invalid --pull: %v", err)
 		}
 		pulls = append(pulls, spec)
+	}
+	if *pullFile != "" {
+		specs, err := reposerver.ReadPullFile(*pullFile)
+		if err != nil {
+			return usagef("invalid --pull-file: %v", err)
+		}
+		pulls = append(pulls, specs...)
 	}
 	p := f.printer(e)
 	diag := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -221,7 +221,13 @@ func TestServePull(t *testing.T) {
 		t.Fatal(err)
 	}
 	from := "rest:https://" + kabListen + "/siak?fingerprint=" + kabFP
-	provListen, provFP, _ := startServe(t, provData, "--pull", "name=kab-siak,from="+from+",token-file="+tokenFile+",to=siak,every=1h,window=00:00-00:00,bandwidth=100MB")
+	// The job comes from a pull file (what a province with many kab/kota
+	// servers uses); the --pull flag is checked below.
+	pullFile := filepath.Join(t.TempDir(), "pull.txt")
+	if err := os.WriteFile(pullFile, []byte("# kabupaten\nname=kab-siak,from="+from+",token-file="+tokenFile+",to=siak,every=1h,window=00:00-00:00,bandwidth=100MB\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	provListen, provFP, _ := startServe(t, provData, "--pull-file", pullFile)
 
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
@@ -256,4 +262,7 @@ func TestServePull(t *testing.T) {
 
 	base.fails(exitUsage, []string{"serve", "--data", t.TempDir(), "--pull", "from=" + from + ",to=siak"}, "token-file")
 	base.fails(exitUsage, []string{"serve", "--data", t.TempDir(), "--pull", "name=a,to=siak,from=/x", "--pull", "name=b,to=siak,from=/y"}, "both fill")
+	// A job in the file clashing with one on the command line.
+	base.fails(exitUsage, []string{"serve", "--data", t.TempDir(), "--pull", "name=a,to=siak,from=/x", "--pull-file", pullFile}, "both fill")
+	base.fails(exitUsage, []string{"serve", "--data", t.TempDir(), "--pull-file", filepath.Join(t.TempDir(), "tidak-ada")}, "pull file")
 }

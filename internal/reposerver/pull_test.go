@@ -614,6 +614,38 @@ func TestParsePullSpec(t *testing.T) {
 	}
 }
 
+func TestReadPullFile(t *testing.T) {
+	from := "rest:https://kab.example:8443/siak?fingerprint=sha256:" + strings.Repeat("ab", 32)
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "pull.txt")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	specs, err := reposerver.ReadPullFile(write("# pull jobs of the province\n\n" +
+		"name=kab-bogor,from=" + from + ",token-file=/etc/lumbung/bogor.token,to=bogor-siak\n" +
+		"   # Kota Bandung, at night only\r\n" +
+		"name=kota-bandung,from=" + from + ",token-file=/etc/lumbung/bandung.token,to=bandung-siak,window=19:00-06:00\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 2 || specs[0].Name != "kab-bogor" || specs[1].To != "bandung-siak" || specs[1].Window == nil {
+		t.Errorf("specs %+v", specs)
+	}
+	_, err = reposerver.ReadPullFile(write("from=" + from + ",token-file=t,to=siak\nfrom=" + from + ",to=dukcapil\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") || !strings.Contains(err.Error(), "token-file") {
+		t.Errorf("bad second line: %v", err)
+	}
+	if _, err := reposerver.ReadPullFile(filepath.Join(dir, "tidak-ada")); err == nil {
+		t.Error("a missing pull file was accepted")
+	}
+	if specs, err := reposerver.ReadPullFile(write("# nothing yet\n")); err != nil || len(specs) != 0 {
+		t.Errorf("a file of comments: %v %v", specs, err)
+	}
+}
+
 func TestAddPullRefusesClashes(t *testing.T) {
 	s := newTestServer(t, reposerver.Options{})
 	spec := reposerver.PullSpec{Name: "a", From: "/srv/x", To: "siak"}

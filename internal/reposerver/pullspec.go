@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -212,4 +213,39 @@ func intoWindow(t time.Time, w *replicate.Window) time.Time {
 		open = time.Date(t.Year(), t.Month(), t.Day()+1, w.Start/60, w.Start%60, 0, 0, t.Location())
 	}
 	return open
+}
+
+// maxPullFile bounds a pull file: a province has tens of jobs, not MiBs.
+const maxPullFile = 1 << 20
+
+// ReadPullFile reads the pull jobs of `lumbung serve --pull-file`: one job
+// per line in the --pull syntax; blank lines and lines starting with '#'
+// are skipped. A province pulling from every kabupaten/kota keeps its jobs
+// there rather than on one long command line. Errors name the line.
+func ReadPullFile(path string) ([]PullSpec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pull file: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxPullFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("pull file %s: %w", path, err)
+	}
+	if len(data) > maxPullFile {
+		return nil, fmt.Errorf("pull file %s: larger than %d bytes; is it the right file?", path, maxPullFile)
+	}
+	var specs []PullSpec
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		spec, err := ParsePullSpec(line)
+		if err != nil {
+			return nil, fmt.Errorf("pull file %s, line %d: %w", path, i+1, err)
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
 }
