@@ -49,6 +49,16 @@ func (s S3Store) Open(ctx context.Context, name string) (backend.Backend, error)
 	return be, nil
 }
 
+// OpenUnfinished opens the repository's prefix whether or not it holds a
+// config yet (a prefix has no existence of its own on S3).
+func (s S3Store) OpenUnfinished(ctx context.Context, name string) (backend.Backend, error) {
+	be, err := s3.New(ctx, s.config(name))
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
 // Create makes a new repository under its prefix. A prefix that holds
 // objects but no config is what an init interrupted after its key slots
 // leaves; objects under Object Lock cannot be moved aside, and nothing there

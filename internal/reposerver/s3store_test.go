@@ -128,3 +128,52 @@ func TestS3StoreObjectLock(t *testing.T) {
 		t.Error("an append token removed a pack")
 	}
 }
+
+// TestS3StoreRestartDuringCreate: with repositories in S3, too, a server
+// restarted between a create and the config goes on serving the writer.
+func TestS3StoreRestartDuringCreate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs the S3 test server")
+	}
+	ctx := context.Background()
+	s3 := testservers.S3(t)
+	bucket := s3.Bucket(t, true)
+	data := t.TempDir()
+	s := newTestServer(t, reposerver.Options{DataDir: data, Store: s3Store(t, s3, bucket, "retention=1d")})
+	agent := s.token("agent", reposerver.ScopeAppend, "siak", 0)
+	b, err := rest.Create(ctx, restOpts(s, "siak", agent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	key := []byte("key slot written before the restart")
+	sum := blake3.Sum256(key)
+	if err := b.Save(ctx, backend.Handle{Type: backend.KeyFile, Name: fmt.Sprintf("%x", sum[:])}, key); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := newTestServer(t, reposerver.Options{DataDir: data, Store: s3Store(t, s3, bucket, "retention=1d")})
+	b2, err := rest.Open(ctx, restOpts(s2, "siak", agent))
+	if err == nil {
+		b2.Close()
+		t.Fatal("a repository without a config opened as complete")
+	}
+	// The writer does not open again: it goes on with what it was doing.
+	b2, err = rest.New(restOpts(s2, "siak", agent))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b2.Close()
+	n := 0
+	if err := b2.List(ctx, backend.KeyFile, func(backend.FileInfo) error { n++; return nil }); err != nil || n != 1 {
+		t.Fatalf("keys after the restart: %d, %v", n, err)
+	}
+	if err := b2.Save(ctx, backend.Handle{Type: backend.ConfigFile}, []byte("config")); err != nil {
+		t.Fatalf("config after the restart: %v", err)
+	}
+	if b3, err := rest.Open(ctx, restOpts(s2, "siak", agent)); err != nil {
+		t.Errorf("the completed repository does not open: %v", err)
+	} else {
+		b3.Close()
+	}
+}

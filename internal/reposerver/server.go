@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -252,11 +253,59 @@ func (s *Server) repo(ctx context.Context, name string) (backend.Backend, error)
 		return be, nil
 	}
 	be, err := s.opts.Store.Open(ctx, name)
+	if errors.Is(err, backend.ErrNotExist) && s.creating(name) {
+		// Created before a restart; its writer is finishing it.
+		be, err = s.opts.Store.OpenUnfinished(ctx, name)
+	} else if err == nil {
+		s.created(name)
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.repos[name] = be
 	return be, nil
+}
+
+// creatingMarker is the file that records, across restarts, that the
+// storage of repository name was made and its config may not be stored
+// yet: Store.Open refuses storage without a config, and without the record
+// a writer in the middle of creating a repository (an init, a first copy)
+// would find it gone after a restart.
+func (s *Server) creatingMarker(name string) string {
+	return filepath.Join(s.opts.DataDir, "server", "creating", name)
+}
+
+// creating reports whether the creation of name began and may be unfinished.
+func (s *Server) creating(name string) bool {
+	_, err := os.Stat(s.creatingMarker(name))
+	return err == nil
+}
+
+// beginCreate records, durably, that the creation of name begins.
+func (s *Server) beginCreate(name string) error {
+	p := s.creatingMarker(name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("record the creation of repository %s: %w", name, err)
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("record the creation of repository %s: %w", name, err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("record the creation of repository %s: %w", name, err)
+	}
+	return nil
+}
+
+// created forgets the record of name's creation once its config is there.
+func (s *Server) created(name string) {
+	if err := os.Remove(s.creatingMarker(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		s.opts.Log.Warn("cannot remove the record of a finished repository creation", "repo", name, "error", err)
+	}
 }
 
 // createRepo makes the storage of repository name; it succeeds when the
@@ -274,8 +323,12 @@ func (s *Server) createRepo(ctx context.Context, name string) (created bool, err
 		be.Close()
 		return false, fmt.Errorf("repository %s already exists: %w", name, backend.ErrExists)
 	}
+	if err := s.beginCreate(name); err != nil {
+		return false, err
+	}
 	be, err := s.opts.Store.Create(ctx, name)
 	if err != nil {
+		s.created(name) // nothing made: no record either
 		return false, err
 	}
 	s.repos[name] = be

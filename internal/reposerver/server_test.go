@@ -1,6 +1,7 @@
 package reposerver_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -308,4 +309,42 @@ func TestRangeAndList(t *testing.T) {
 	s.must(s.do("GET", "/v1/repos/R/config", tok, nil), http.StatusBadRequest, "invalid repository name")
 	s.must(s.do("GET", "/v1/repos/r/data/ABC", tok, nil), http.StatusBadRequest, "invalid object name")
 	s.must(s.do("GET", "/v1/repos/nope/config", s.token("all", reposerver.ScopeRead, "*", 0), nil), http.StatusNotFound, "missing repository")
+}
+
+// A server restarted while a writer creates a repository (after the
+// create, before the config) goes on serving that repository to it: the
+// writer's next list and PUTs succeed and the repository completes. Storage
+// without a config that no create of this server began stays unknown.
+func TestRestartDuringCreate(t *testing.T) {
+	data := t.TempDir()
+	s := newTestServer(t, reposerver.Options{DataDir: data})
+	tok := s.token("agent", reposerver.ScopeAppend, "*", 0)
+	s.must(s.do("POST", "/v1/repos/r", tok, nil), http.StatusCreated, "create")
+	key, keyData := object("key slot")
+	s.must(s.do("PUT", "/v1/repos/r/keys/"+key, tok, keyData), http.StatusCreated, "key")
+
+	// Restarted: a new server on the same data directory.
+	s = newTestServer(t, reposerver.Options{DataDir: data})
+	r := s.must(s.do("GET", "/v1/repos/r/keys/", tok, nil), http.StatusOK, "list keys after the restart")
+	if !strings.Contains(r.body, key) {
+		t.Errorf("the key stored before the restart is not listed: %s", r.body)
+	}
+	name, pack := object("pack")
+	s.must(s.do("PUT", "/v1/repos/r/data/"+name, tok, pack), http.StatusCreated, "pack after the restart")
+	s.must(s.do("PUT", "/v1/repos/r/config", tok, []byte("c")), http.StatusCreated, "config after the restart")
+	s.must(s.do("POST", "/v1/repos/r", tok, nil), http.StatusConflict, "create over the completed repository")
+
+	// Once complete, it opens as any repository, and the record is gone.
+	s = newTestServer(t, reposerver.Options{DataDir: data})
+	s.must(s.do("GET", "/v1/repos/r/data/"+name, tok, nil), http.StatusOK, "pack from a completed repository")
+	if _, err := os.Stat(filepath.Join(data, "server", "creating", "r")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the record of the finished creation is still there: %v", err)
+	}
+
+	// A directory without a config that this server did not begin to
+	// create is not a repository.
+	if err := os.MkdirAll(filepath.Join(data, "repos", "liar", "keys"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.must(s.do("GET", "/v1/repos/liar/keys/", tok, nil), http.StatusNotFound, "storage nobody began to create")
 }

@@ -25,6 +25,10 @@ type Store interface {
 	// Create makes the storage of a new repository; an error matching
 	// backend.ErrExists when a complete one (with a config) exists.
 	Create(ctx context.Context, name string) (backend.Backend, error)
+	// OpenUnfinished returns the storage Create made for name before the
+	// repository's config was stored, so the writer creating it can go on
+	// after a server restart; backend.ErrNotExist when there is none.
+	OpenUnfinished(ctx context.Context, name string) (backend.Backend, error)
 }
 
 // LocalStore keeps each repository in DIR/<name> with the local backend.
@@ -33,6 +37,15 @@ type LocalStore struct{ Dir string }
 // Open opens DIR/name.
 func (l LocalStore) Open(ctx context.Context, name string) (backend.Backend, error) {
 	be, err := local.Open(ctx, filepath.Join(l.Dir, name))
+	if err != nil {
+		return nil, err
+	}
+	return be, nil
+}
+
+// OpenUnfinished opens DIR/name whether or not it has a config yet.
+func (l LocalStore) OpenUnfinished(ctx context.Context, name string) (backend.Backend, error) {
+	be, err := local.OpenUnfinished(ctx, filepath.Join(l.Dir, name))
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,40 @@ func Create(ctx context.Context, dir string) (*Local, error) {
 	if err := os.MkdirAll(abs, dirMode); err != nil {
 		return nil, fmt.Errorf("create repository at %s: %w", abs, err)
 	}
+	if err := makeLayout(ctx, abs, mkdir); err != nil {
+		return nil, fmt.Errorf("create repository at %s: %w", abs, err)
+	}
+	return &Local{dir: abs}, nil
+}
+
+// OpenUnfinished opens dir as Create left it before the config was saved:
+// a repository whose creation a writer is still finishing (a repository
+// server restarted in the middle of it, say). Layout directories a Create
+// killed part way did not make are made now. dir must exist.
+func OpenUnfinished(ctx context.Context, dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open repository at %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no repository at %s: %w", abs, backend.ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open repository at %s: %w", abs, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("open repository at %s: not a directory", abs)
+	}
+	if err := makeLayout(ctx, abs, func(p string, m fs.FileMode) error { return os.MkdirAll(p, m) }); err != nil {
+		return nil, fmt.Errorf("open repository at %s: %w", abs, err)
+	}
+	return &Local{dir: abs}, nil
+}
+
+// makeLayout makes the directories of a repository in abs with mkdir and
+// syncs them.
+func makeLayout(ctx context.Context, abs string, mkdir func(string, fs.FileMode) error) error {
 	top := []string{tmpDir}
 	for _, t := range backend.AllTypes {
 		if d := t.Dir(); d != "" {
@@ -104,27 +138,27 @@ func Create(ctx context.Context, dir string) (*Local, error) {
 	}
 	for _, d := range top {
 		if err := mkdir(filepath.Join(abs, d), dirMode); err != nil {
-			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
+			return err
 		}
 	}
 	data := filepath.Join(abs, backend.PackFile.Dir())
 	for i := 0; i < 256; i++ {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
+			return err
 		}
 		if err := mkdir(filepath.Join(data, fmt.Sprintf("%02x", i)), dirMode); err != nil {
-			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
+			return err
 		}
 	}
 	// Make the new directory entries durable. The parent's entry for dir is
 	// best effort: the parent may not be readable.
 	for _, d := range []string{data, abs} {
 		if err := syncDir(d); err != nil {
-			return nil, fmt.Errorf("create repository at %s: %w", abs, err)
+			return err
 		}
 	}
 	_ = syncDir(filepath.Dir(abs))
-	return &Local{dir: abs}, nil
+	return nil
 }
 
 // checkEmptyOrMissing fails unless dir is missing or an empty directory.
