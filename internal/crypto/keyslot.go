@@ -4,7 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"runtime/debug"
+	"runtime"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -124,9 +124,12 @@ func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 	kek := &Key{}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
 	if p.MemoryKiB >= 16<<10 {
-		// Argon2id just filled tens of MiB that are garbage now; hand them
-		// back so they neither stay resident nor double the next GC goal.
-		debug.FreeOSMemory()
+		// Argon2id just filled tens of MiB that are garbage now. Collect
+		// them at once, so they do not double the next GC goal, but keep
+		// the pages: the buffers a backup or restore allocates next reuse
+		// them instead of faulting in fresh memory, which costs more than
+		// the copy itself on virtual machines (docs/benchmarks.md).
+		runtime.GC()
 	}
 	if err := kek.init(); err != nil {
 		return nil, err
