@@ -91,14 +91,22 @@ func Export(ctx context.Context, src backend.Backend, dir string, opts ExportOpt
 		now = opts.Now
 	}
 	repoDir := filepath.Join(dir, ExportRepoDir)
-	dst, err := openOrCreate(ctx, repoDir)
+	dst, created, err := openOrCreate(ctx, repoDir)
 	if err != nil {
 		return nil, err
 	}
 	res, err := replicate.Copy(ctx, src, dst, replicate.Options{
 		Mode: replicate.ModeMirror, Dataset: opts.Dataset, Snapshots: opts.Snapshots,
-		SrcPassword: opts.Password, Progress: opts.Progress,
+		SrcPassword: opts.Password, Progress: opts.Progress, RequireSnapshots: true,
 	})
+	if errors.Is(err, replicate.ErrNoSnapshots) {
+		if created {
+			// Nothing was copied: take back the empty layout made just now,
+			// so a later export starts afresh.
+			_ = os.RemoveAll(repoDir)
+		}
+		return &ExportResult{Dir: dir, Copy: res}, fmt.Errorf("nothing to export to %s: %w; back the dataset up first (`lumbung backup --config ... --dataset %s`)", dir, err, opts.Dataset)
+	}
 	out := &ExportResult{Dir: dir, Copy: res}
 	if err != nil {
 		return out, fmt.Errorf("export to %s: %w", dir, err)
@@ -136,19 +144,20 @@ func Export(ctx context.Context, src backend.Backend, dir string, opts ExportOpt
 }
 
 // openOrCreate opens the local repository directory or makes a new one.
-func openOrCreate(ctx context.Context, dir string) (*local.Local, error) {
-	l, err := local.Open(ctx, dir)
+// created says the directory was made now.
+func openOrCreate(ctx context.Context, dir string) (l *local.Local, created bool, err error) {
+	l, err = local.Open(ctx, dir)
 	if err == nil {
-		return l, nil
+		return l, false, nil
 	}
 	if !errors.Is(err, backend.ErrNotExist) {
-		return nil, err
+		return nil, false, err
 	}
 	l, err = local.Create(ctx, dir)
 	if errors.Is(err, backend.ErrExists) {
-		return nil, fmt.Errorf("%s holds files but no repository (an export interrupted at its very start, or something else): remove it or choose another directory: %w", dir, err)
+		return nil, false, fmt.Errorf("%s holds files but no repository (an export interrupted at its very start, or something else): remove it or choose another directory: %w", dir, err)
 	}
-	return l, err
+	return l, err == nil, err
 }
 
 // repoSubdirs are the parts of a repository an export carries (not tmp/,

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -107,6 +108,28 @@ func TestExportAndVerify(t *testing.T) {
 	v := rep.Verification(now)
 	if v.OK || v.Errors != len(rep.Problems) || v.Message != rep.Problems[0] {
 		t.Errorf("verification record %+v", v)
+	}
+}
+
+// An export of a dataset the source holds no snapshot of fails before it
+// copies anything, and leaves no half-made repository on the disk.
+func TestExportOfNothingFails(t *testing.T) {
+	ctx := context.Background()
+	src := makeLayer1(t, filepath.Join(t.TempDir(), "lokal"))
+	dir := t.TempDir()
+	res, err := Export(ctx, src, dir, ExportOptions{Dataset: "bapenda", Password: testPassword})
+	if !errors.Is(err, replicate.ErrNoSnapshots) || !strings.Contains(err.Error(), `dataset "bapenda"`) {
+		t.Fatalf("export of a dataset without snapshots: %v, want ErrNoSnapshots naming it", err)
+	}
+	if res != nil && res.Copy != nil && res.Copy.Objects != 0 {
+		t.Errorf("%d objects copied for nothing", res.Copy.Objects)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ExportRepoDir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("an empty repository was left at the destination: %v", err)
+	}
+	// The real dataset exports into the same directory afterwards.
+	if _, err := Export(ctx, src, dir, ExportOptions{Dataset: "siak", Password: testPassword}); err != nil {
+		t.Fatalf("export after the failed one: %v", err)
 	}
 }
 

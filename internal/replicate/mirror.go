@@ -54,6 +54,13 @@ func (c *copier) mirror(ctx context.Context, src, dst backend.Backend) error {
 	if err != nil {
 		return err
 	}
+	if c.opts.RequireSnapshots && len(selected) == 0 {
+		what := "the source " + src.Location() + " holds no snapshot"
+		if c.opts.Dataset != "" {
+			what = fmt.Sprintf("the source %s holds no snapshot of dataset %q", src.Location(), c.opts.Dataset)
+		}
+		return fmt.Errorf("%s: %w", what, ErrNoSnapshots)
+	}
 
 	// Keys, then the config: like `init`, the config's presence marks a
 	// usable repository.

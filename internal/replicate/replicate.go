@@ -47,6 +47,10 @@ type Options struct {
 	// Dataset restricts the copy to snapshots of this dataset. It needs
 	// SrcPassword (snapshots are sealed).
 	Dataset string
+	// RequireSnapshots makes a mirror copy that finds no snapshot to copy
+	// fail with ErrNoSnapshots before it copies anything (an export of a
+	// dataset that was never backed up is a mistake, not an empty disk).
+	RequireSnapshots bool
 	// SrcPassword and DstPassword open the repositories. Mirror copies need
 	// none (but use SrcPassword for Dataset); re-encrypt copies need both.
 	SrcPassword, DstPassword []byte
@@ -136,6 +140,9 @@ var (
 	ErrDifferentRepository = errors.New("the destination holds a different repository")
 	// ErrNeedPassword: the copy needs a key that was not given.
 	ErrNeedPassword = errors.New("password needed")
+	// ErrNoSnapshots: RequireSnapshots was set and the source holds no
+	// snapshot to copy.
+	ErrNoSnapshots = errors.New("no snapshot to copy")
 	// errPaused stops work when the window closes.
 	errPaused = errors.New("paused by window")
 )
