@@ -1,6 +1,7 @@
 package attacktest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -31,8 +32,8 @@ type forged struct {
 	// are those of them stored as index files.
 	planted, plantedIndex []crypto.ID
 	// keySlots are key slots of other repositories made with the stolen
-	// password (see forgeKeySlots). They are valid key files, so check
-	// does not name them; they are not in ids.
+	// password (see forgeKeySlots). They are valid key files; check names
+	// them because they open with the password but wrap another master key.
 	keySlots []crypto.ID
 	// files are the stored bytes of the forged files (for PUTs over real
 	// names of the same kind).
@@ -41,7 +42,7 @@ type forged struct {
 
 // ids are every forged object, to tell the checker's findings apart.
 func (f *forged) ids() []crypto.ID {
-	return append([]crypto.ID{f.garbagePack, f.wrongIndex, f.ghostIndex, f.future, f.treeless}, f.planted...)
+	return slices.Concat([]crypto.ID{f.garbagePack, f.wrongIndex, f.ghostIndex, f.future, f.treeless}, f.planted, f.keySlots)
 }
 
 // forge adds the bogus objects to the layer l through the repository API,

@@ -366,6 +366,36 @@ func (c *checker) checkKeys(ctx context.Context) error {
 			c.fail("key", k.id.String(), "key file %s is damaged (%s): the password stored in it no longer opens the repository; remove it with `lumbung key remove` and add the password again with `lumbung key add`", k.id.Short(), msg)
 		}
 	}
+	return c.checkForeignKeys(ctx)
+}
+
+// foreignKeyFinder is what a repository opened with a password can tell
+// about key slots (repository.ForeignKeySlots).
+type foreignKeyFinder interface {
+	ForeignKeySlots(ctx context.Context) (foreign []crypto.ID, untried int, err error)
+}
+
+// checkForeignKeys reports key slots that open with this repository's
+// password but belong to another repository.
+func (c *checker) checkForeignKeys(ctx context.Context) error {
+	f, ok := c.repo.(foreignKeyFinder)
+	if !ok {
+		return nil
+	}
+	foreign, untried, err := f.ForeignKeySlots(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.warn("key", "keys", "could not try the other key slots with this password: %v", err)
+		return nil
+	}
+	for _, id := range foreign {
+		c.fail("key", id.String(), "key file %s opens with this repository's password but wraps another master key: someone who knows the password added it (an attacker holding it, or an init of another repository interrupted here); it opens none of this repository's data. Check `lumbung key list`, remove it with `lumbung key remove %s` (an admin of the storage can), and change the password everywhere it is used", id.Short(), id.Short())
+	}
+	if untried > 0 {
+		c.warn("key", "keys", "%d key slots were not tried with this password (a check tries %d): a repository rarely has that many; look at `lumbung key list`", untried, repository.MaxProbedSlots)
+	}
 	return nil
 }
 

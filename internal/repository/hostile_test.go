@@ -346,6 +346,33 @@ func TestForgedKeySlotDoesNotLockOutOwner(t *testing.T) {
 	if r.KeyID() != realKey {
 		t.Errorf("opened with key %s, want the repository's own %s", r.KeyID().Short(), realKey.Short())
 	}
+	// Every forged slot is found (before and after the real one); a slot of
+	// this repository under another password is not foreign.
+	other, err := r.AddKey(ctx, []byte("kata sandi admin lain"), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, err := r.AddKey(ctx, hostilePW, "second slot, same password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, untried, err := r.ForeignKeySlots(ctx)
+	if err != nil || untried != 0 {
+		t.Fatalf("ForeignKeySlots: %v (untried %d)", err, untried)
+	}
+	var all []string
+	if err := be.List(ctx, backend.KeyFile, func(fi backend.FileInfo) error { all = append(all, fi.Name); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	want := len(all) - 3 // all but the real, the other password's and the second own slot
+	if len(foreign) != want {
+		t.Errorf("%d foreign slots found, want %d", len(foreign), want)
+	}
+	for _, id := range foreign {
+		if id == realKey || id == other || id == same {
+			t.Errorf("slot %s of this repository reported as foreign", id.Short())
+		}
+	}
 	// A password that opens only forged slots still gets a clear error.
 	only := mem.New()
 	if _, err := repository.Init(ctx, only, []byte("lain"), testOpts); err != nil {

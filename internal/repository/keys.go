@@ -186,6 +186,58 @@ func (r *Repository) ListKeys(ctx context.Context) ([]KeyInfo, error) {
 	return out, nil
 }
 
+// MaxProbedSlots bounds the key slots ForeignKeySlots derives a key for:
+// whoever can add slots must not turn a check into hours of Argon2id.
+const MaxProbedSlots = 32
+
+// ForeignKeySlots lists the key slots that open with the password the
+// repository was opened with but wrap another master key: slots of another
+// repository, which only someone who knows the password can have put here
+// (an attacker holding it, or an init of another repository interrupted in
+// this place). They open nothing here, but each costs every open a key
+// derivation, and their presence says the password is known elsewhere.
+// Every slot but the current one costs a key derivation, so at most
+// MaxProbedSlots are tried; untried counts the rest.
+func (r *Repository) ForeignKeySlots(ctx context.Context) (foreign []crypto.ID, untried int, err error) {
+	if len(r.password) == 0 {
+		return nil, 0, nil
+	}
+	ids, err := listIDs(ctx, r.be, backend.KeyFile)
+	if err != nil {
+		return nil, 0, err
+	}
+	tried := 0
+	for _, id := range ids {
+		if id == r.keyID {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return foreign, 0, err
+		}
+		if tried == MaxProbedSlots {
+			untried++
+			continue
+		}
+		tried++
+		data, err := loadLimited(ctx, r.be, backend.Handle{Type: backend.KeyFile, Name: id.String()}, maxKeyFileSize)
+		if err != nil || crypto.Hash(data) != id {
+			continue // damaged: check reports it on its own
+		}
+		ks, err := parseKeySlot(data)
+		if err != nil {
+			continue
+		}
+		k, err := ks.Unwrap(r.password)
+		if err != nil {
+			continue // another password's slot, or damaged
+		}
+		if k.Encryption != r.key.Encryption || k.BlobID != r.key.BlobID || k.ChunkerSeed != r.key.ChunkerSeed {
+			foreign = append(foreign, id)
+		}
+	}
+	return foreign, untried, nil
+}
+
 // ErrLastKey refuses removing the key in use, which could lock everyone out.
 var ErrLastKey = errors.New("refusing to remove the key that opened the repository; open it with another key first")
 

@@ -13,6 +13,7 @@
 package repository
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -37,6 +38,10 @@ type Repository struct {
 	kdf   crypto.KDFParams
 	idx   *Index
 	comp  *compressor
+	// password opened the repository; kept (it unwraps nothing the master
+	// key above does not already give) so check can tell key slots of
+	// another repository under it (ForeignKeySlots).
+	password []byte
 
 	tableOnce sync.Once
 	table     *chunker.Table
@@ -170,7 +175,12 @@ func Open(ctx context.Context, be backend.Backend, password []byte, opts Options
 	if err != nil {
 		return nil, err
 	}
-	return newRepository(be, key, keyID, cfg, opts.kdf())
+	r, err := newRepository(be, key, keyID, cfg, opts.kdf())
+	if err != nil {
+		return nil, err
+	}
+	r.password = bytes.Clone(password)
+	return r, nil
 }
 
 // Config returns the repository configuration.
