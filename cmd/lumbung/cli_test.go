@@ -11,9 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/lumbung-id/lumbung/internal/backend/local"
-	"github.com/lumbung-id/lumbung/internal/crypto"
-	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
@@ -387,20 +384,7 @@ func TestErrors(t *testing.T) {
 		{"init over a repository", nil, []string{"init"}, exitFailed, []string{"already exists"}},
 		{"locked", func(t *testing.T) *cli {
 			dir := copyRepo(t)
-			ctx := context.Background()
-			be, err := local.Open(ctx, dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			repo, err := repository.Open(ctx, be, []byte(testPassword), repository.Options{KDF: crypto.TestKDF})
-			if err != nil {
-				t.Fatal(err)
-			}
-			lock, err := repo.Lock(ctx, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { lock.Unlock(ctx) })
+			holdLock(t, dir, true)
 			return base.withRepo(dir)
 		}, []string{"backup", src}, exitLocked, []string{"locked"}},
 		{"interrupted backup", interrupted, []string{"backup", src}, exitInterrupted, []string{"interrupted", "the next backup reuses"}},

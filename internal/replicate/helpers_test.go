@@ -162,3 +162,44 @@ func names(t *testing.T, be backend.Backend, ft backend.FileType) map[string]boo
 	}
 	return out
 }
+
+// newDataPack returns a data pack of be that is not in before (a pack of a
+// later backup).
+func newDataPack(t *testing.T, be backend.Backend, pw []byte, before map[string]bool) string {
+	t.Helper()
+	ctx := context.Background()
+	repo := openRepo(t, be, pw)
+	for name := range names(t, be, backend.PackFile) {
+		if before[name] {
+			continue
+		}
+		fi, err := be.Stat(ctx, backend.Handle{Type: backend.PackFile, Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		blobs, err := repo.ReadPackHeader(ctx, mustID(t, name), fi.Size)
+		if err == nil && blobs[0].Type == repository.DataBlob {
+			return name
+		}
+	}
+	t.Fatal("no data pack of the later backup")
+	return ""
+}
+
+// rewritePack replaces pack name with its bytes changed by damage.
+func rewritePack(t *testing.T, be backend.Backend, name string, damage func([]byte)) {
+	t.Helper()
+	ctx := context.Background()
+	h := backend.Handle{Type: backend.PackFile, Name: name}
+	data, err := be.Load(ctx, h, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage(data)
+	if err := be.Remove(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := be.Save(ctx, h, data); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/replicate"
-	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/testutil"
 )
 
@@ -165,33 +164,9 @@ func TestMirrorRefusesCorruptPack(t *testing.T) {
 	before := names(t, srcBe, backend.PackFile)
 	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 300<<10), "b.bin": testutil.RandBytes(2, 300<<10)})
 	// Damage a data pack only the second snapshot needs.
-	repo := openRepo(t, srcBe, pwA)
-	var victim string
-	for name := range names(t, srcBe, backend.PackFile) {
-		fi, err := srcBe.Stat(ctx, backend.Handle{Type: backend.PackFile, Name: name})
-		if err != nil {
-			t.Fatal(err)
-		}
-		blobs, err := repo.ReadPackHeader(ctx, mustID(t, name), fi.Size)
-		if !before[name] && err == nil && blobs[0].Type == repository.DataBlob {
-			victim = name
-		}
-	}
-	if victim == "" {
-		t.Fatal("no data pack of the second backup")
-	}
+	victim := newDataPack(t, srcBe, pwA, before)
+	rewritePack(t, srcBe, victim, func(data []byte) { data[len(data)/2] ^= 0x40 })
 	h := backend.Handle{Type: backend.PackFile, Name: victim}
-	data, err := srcBe.Load(ctx, h, 0, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 0x40
-	if err := srcBe.Remove(ctx, h); err != nil {
-		t.Fatal(err)
-	}
-	if err := srcBe.Save(ctx, h, data); err != nil {
-		t.Fatal(err)
-	}
 
 	dst := mem.New()
 	res, err := replicate.Copy(ctx, srcBe, dst, replicate.Options{})

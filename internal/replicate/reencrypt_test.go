@@ -167,29 +167,11 @@ func TestReencryptDamagedSourceBlob(t *testing.T) {
 	before := names(t, srcBe, backend.PackFile)
 	s.backup(t, map[string][]byte{"a.bin": testutil.RandBytes(1, 100<<10), "b.bin": testutil.RandBytes(9, 100<<10)})
 	// Damage a data pack only the second snapshot uses.
-	repo := openRepo(t, srcBe, pwA)
-	var victim string
-	for name := range names(t, srcBe, backend.PackFile) {
-		id := mustID(t, name)
-		fi, err := srcBe.Stat(ctx, backend.Handle{Type: backend.PackFile, Name: name})
-		if err != nil {
-			t.Fatal(err)
+	rewritePack(t, srcBe, newDataPack(t, srcBe, pwA, before), func(data []byte) {
+		for i := 0; i < len(data)/2; i++ {
+			data[i] ^= 0xff
 		}
-		blobs, err := repo.ReadPackHeader(ctx, id, fi.Size)
-		if !before[name] && err == nil && blobs[0].Type == repository.DataBlob {
-			victim = name
-		}
-	}
-	if victim == "" {
-		t.Fatal("no data pack of the second backup")
-	}
-	h := backend.Handle{Type: backend.PackFile, Name: victim}
-	data, _ := srcBe.Load(ctx, h, 0, 0)
-	for i := 0; i < len(data)/2; i++ {
-		data[i] ^= 0xff
-	}
-	_ = srcBe.Remove(ctx, h)
-	_ = srcBe.Save(ctx, h, data)
+	})
 
 	dstBe := mem.New()
 	initRepo(t, dstBe, pwB)

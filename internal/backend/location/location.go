@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -168,87 +167,29 @@ func finishLocal(ctx context.Context, dir string, keys map[string]bool, config [
 	refuse := func(why string) error {
 		return fmt.Errorf("resume creating the repository at %s: %s, so it is not an interrupted copy of this repository; choose a new or empty directory: %w", dir, why, backend.ErrExists)
 	}
-	layout := map[string]bool{"tmp": true}
-	for _, t := range backend.AllTypes {
-		if d := t.Dir(); d != "" {
-			layout[d] = true
-		}
+	if _, err := os.Stat(filepath.Join(dir, "config")); err == nil {
+		return nil // finished meanwhile (by another copy): open it
 	}
-	top, err := os.ReadDir(dir)
+	found, ok, err := local.UnfinishedKeys(dir)
 	if err != nil {
 		return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
 	}
-	for _, e := range top {
-		name := e.Name()
-		switch {
-		case name == "config":
-			return nil // finished meanwhile (by another copy): open it
-		case !layout[name] || !e.IsDir():
-			return refuse(fmt.Sprintf("it holds %q", name))
-		case name == "tmp":
-			continue // temporary files of interrupted saves
-		}
-		sub, err := os.ReadDir(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
-		}
-		for _, f := range sub {
-			switch {
-			case name == backend.KeyFile.Dir() && keys[f.Name()] && f.Type().IsRegular():
-			case name == backend.PackFile.Dir() && f.IsDir() && len(f.Name()) == 2:
-				inner, err := os.ReadDir(filepath.Join(dir, name, f.Name()))
-				if err != nil {
-					return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
-				}
-				if len(inner) > 0 {
-					return refuse("it holds data files but no config")
-				}
-			default:
-				return refuse(fmt.Sprintf("it holds %s/%s", name, f.Name()))
-			}
+	if !ok {
+		return refuse("it holds data files, or files that are not a repository's")
+	}
+	for _, k := range found {
+		if !keys[k] {
+			return refuse(fmt.Sprintf("it holds key %s, which the source does not have", k))
 		}
 	}
 	// A creation killed early may have made only part of the layout.
-	dirs := []string{"tmp"}
-	for d := range layout {
-		dirs = append(dirs, d)
-	}
-	for i := 0; i < 256; i++ {
-		dirs = append(dirs, filepath.Join(backend.PackFile.Dir(), fmt.Sprintf("%02x", i)))
-	}
-	for _, d := range dirs {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
-			return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
-		}
-	}
-	// The config is written like every file of a local repository: in
-	// full to a temporary file, then linked to its name, which fails
-	// rather than replace a config saved meanwhile.
-	f, err := os.CreateTemp(filepath.Join(dir, "tmp"), "save-*")
+	l, err := local.OpenUnfinished(ctx, dir)
 	if err != nil {
 		return fmt.Errorf("resume creating the repository at %s: %w", dir, err)
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	_, err = f.Write(config)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp, filepath.Join(dir, "config"))
-	}
-	if err != nil && !errors.Is(err, fs.ErrExist) {
+	// Saved like every file: never replacing a config saved meanwhile.
+	if err := l.Save(ctx, backend.Handle{Type: backend.ConfigFile}, config); err != nil && !errors.Is(err, backend.ErrExists) {
 		return fmt.Errorf("resume creating the repository at %s: save config: %w", dir, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }
