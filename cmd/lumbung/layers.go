@@ -119,14 +119,9 @@ func statePath(e *env, cfgPath string) string {
 // layerPassword is the password that opens layer l of d: its own, or, for a
 // mirror without one, the first layer's (a mirror has the same keys).
 func layerPassword(d *layers.Dataset, l *layers.Layer) ([]byte, error) {
-	pw, err := l.PasswordBytes()
+	pw, err := d.PasswordFor(l)
 	if err != nil || pw != nil {
 		return pw, err
-	}
-	if l != d.Layers[0] {
-		if pw, err = d.Layers[0].PasswordBytes(); err != nil || pw != nil {
-			return pw, err
-		}
 	}
 	return nil, fmt.Errorf("layer %s has no password configured (the first layer of a dataset needs one: add password: {file: ...} to it)", l.Name)
 }

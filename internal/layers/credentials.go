@@ -55,6 +55,17 @@ func (l *Layer) PasswordBytes() ([]byte, error) {
 	return []byte(p), nil
 }
 
+// PasswordFor returns the password that opens layer l of d: its own, or
+// else the first layer's — a layer without a password of its own is a
+// mirror of the first, with the same keys. nil when neither has one.
+func (d *Dataset) PasswordFor(l *Layer) ([]byte, error) {
+	pw, err := l.PasswordBytes()
+	if err != nil || pw != nil || len(d.Layers) == 0 || l == d.Layers[0] {
+		return pw, err
+	}
+	return d.Layers[0].PasswordBytes()
+}
+
 // Open opens the layer's backend with its credentials (for an offline
 // layer: the repository inside its export directory).
 func (l *Layer) Open(ctx context.Context) (backend.Backend, error) {

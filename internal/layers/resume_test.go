@@ -218,3 +218,21 @@ func TestCopyToMissingLayerWithOwnPassword(t *testing.T) {
 		t.Errorf("the copy made something at %s (%v); it must not create a repository with its own keys", nasDir, statErr)
 	}
 }
+
+// When the first layer is lost (the host fell), status still reads the
+// mirror layers with the first layer's password, as restore does.
+func TestStatusReadsMirrorsWithoutTheFirstLayer(t *testing.T) {
+	ctx := context.Background()
+	d, src, _ := mirrorDataset(t)
+	if _, err := CopyBetween(ctx, d, d.Layers[0], d.Layers[1], CopyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(src.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	st := DatasetStatusOf(ctx, d, StatusOptions{})
+	nas := st.Layers[1]
+	if nas.Error != "" || nas.Snapshots == 0 || nas.Newest == nil {
+		t.Fatalf("mirror layer after the first is gone: %+v", nas)
+	}
+}

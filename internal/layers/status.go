@@ -3,7 +3,9 @@ package layers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"github.com/lumbung-id/lumbung/internal/crypto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -61,7 +63,7 @@ func DatasetStatusOf(ctx context.Context, d *Dataset, opts StatusOptions) Datase
 	ds := DatasetStatus{Dataset: d.Name}
 	var ref *probe // the first layer that could be read with its key
 	for _, l := range d.Layers {
-		p := probeLayer(ctx, d.Name, l, ref, opts.Timeout)
+		p := probeLayer(ctx, d, l, ref, opts.Timeout)
 		if ref == nil && p.snaps != nil {
 			ref = p
 		}
@@ -106,7 +108,8 @@ const (
 	ImmutableFromConfig = "config" // newest snapshot time + immutable_days or retention=
 )
 
-func probeLayer(ctx context.Context, dataset string, l *Layer, ref *probe, timeout time.Duration) *probe {
+func probeLayer(ctx context.Context, d *Dataset, l *Layer, ref *probe, timeout time.Duration) *probe {
+	dataset := d.Name
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	p := &probe{status: LayerStatus{Name: l.Name, Repository: l.Repository, Role: l.Role, Media: l.Media}}
@@ -134,7 +137,9 @@ func probeLayer(ctx context.Context, dataset string, l *Layer, ref *probe, timeo
 		return p
 	}
 	p.status.Reachable = true
-	pw, err := l.PasswordBytes()
+	// A mirror opens with the first layer's password, also when the
+	// first layer itself is gone (the host was lost).
+	pw, err := d.PasswordFor(l)
 	if err != nil {
 		p.status.Error = err.Error()
 		return p
@@ -142,6 +147,9 @@ func probeLayer(ctx context.Context, dataset string, l *Layer, ref *probe, timeo
 	if pw != nil {
 		repo, err := repository.Open(ctx, be, pw, repository.Options{})
 		if err != nil {
+			if own, _ := l.PasswordBytes(); own == nil && errors.Is(err, crypto.ErrWrongPassword) {
+				err = fmt.Errorf("layer %s has no password of its own and the first layer's does not open it (it is not a mirror of the first layer): add its password: to the config", l.Name)
+			}
 			p.status.Error = err.Error()
 			return p
 		}
