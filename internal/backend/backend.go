@@ -150,3 +150,13 @@ type Backend interface {
 	// Close releases resources.
 	Close() error
 }
+
+// LoaderInto is implemented by backends that can read into the caller's
+// buffer (local files): a reader of many ranges, such as a restore, reuses
+// a few buffers instead of allocating (and having the runtime zero) one per
+// Load.
+type LoaderInto interface {
+	// LoadInto reads len(buf) bytes of h from offset into buf, with Load's
+	// errors (reading past the end is one).
+	LoadInto(ctx context.Context, h Handle, offset int64, buf []byte) error
+}

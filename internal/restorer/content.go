@@ -223,12 +223,15 @@ const (
 	maxTaskBytes = 512 << 10
 )
 
-// rangeRef releases a loaded range's budget once all its blobs are decoded.
+// rangeRef releases a loaded range's budget (and its buffer, if it was
+// read into one of r's) once all its blobs are decoded.
 type rangeRef struct {
 	mu   sync.Mutex
 	left int
 	size int64
 	bud  *budget
+	buf  []byte
+	r    *restorer
 }
 
 func (rr *rangeRef) done() {
@@ -240,7 +243,43 @@ func (rr *rangeRef) done() {
 	last := rr.left == 0
 	rr.mu.Unlock()
 	if last {
+		if rr.r != nil {
+			rr.r.putRangeBuf(rr.buf)
+		}
 		rr.bud.release(rr.size)
+	}
+}
+
+// loadRangeBytes reads a range, into a reused buffer when the backend can
+// (see backend.LoaderInto); the buffer goes back with putRangeBuf.
+func (r *restorer) loadRangeBytes(ctx context.Context, h backend.Handle, off, length int64) ([]byte, error) {
+	li, ok := r.be.(backend.LoaderInto)
+	if !ok || length > maxRange {
+		return r.be.Load(ctx, h, off, length)
+	}
+	var buf []byte
+	select {
+	case buf = <-r.rangeBufs:
+	default:
+		buf = make([]byte, maxRange)
+	}
+	buf = buf[:length]
+	if err := li.LoadInto(ctx, h, off, buf); err != nil {
+		r.putRangeBuf(buf)
+		return nil, err
+	}
+	return buf, nil
+}
+
+// putRangeBuf keeps a range buffer for the next range (at most a few: the
+// sealed budget bounds how many are in use).
+func (r *restorer) putRangeBuf(buf []byte) {
+	if cap(buf) != maxRange {
+		return // not one of ours
+	}
+	select {
+	case r.rangeBufs <- buf[:0]:
+	default:
 	}
 }
 
@@ -323,11 +362,12 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 		r.failBlobs(ctx, rj.blobs, err)
 		return
 	}
-	buf, err := r.be.Load(ctx, h, rj.off, rj.length)
+	buf, err := r.loadRangeBytes(ctx, h, rj.off, rj.length)
 	if err == nil && int64(len(buf)) != rj.length {
 		err = fmt.Errorf("backend returned %d bytes, asked for %d", len(buf), rj.length)
 	}
 	if err != nil {
+		r.putRangeBuf(buf)
 		r.sealedBud.release(got)
 		if ctx.Err() != nil {
 			r.failBlobs(ctx, rj.blobs, ctx.Err())
@@ -359,7 +399,7 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 		}
 		return
 	}
-	rr := &rangeRef{left: len(rj.blobs), size: got, bud: r.sealedBud}
+	rr := &rangeRef{left: len(rj.blobs), size: got, bud: r.sealedBud, buf: buf, r: r}
 	for i := 0; i < len(rj.blobs); {
 		j, raw := i+1, int64(rj.blobs[i].loc.RawLength)
 		for j < len(rj.blobs) && j-i < maxTaskBlobs && raw+int64(rj.blobs[j].loc.RawLength) <= maxTaskBytes {

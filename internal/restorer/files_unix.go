@@ -27,10 +27,28 @@ import (
 // is closed, and when none is idle files are handled by full path.
 const maxDirFDs = 256
 
-// pfile is a partial file open for writing.
-type pfile struct{ fd int }
+// pfile is a partial file open for writing: fd, and for a large file on
+// Linux dfd, a second descriptor with O_DIRECT, set when dio is (see
+// directIO).
+type pfile struct {
+	fd, dfd int
+	dio     *directIO
+}
 
 func (p pfile) writeAt(b []byte, off int64) error {
+	if p.dio != nil {
+		lo, hi := p.dio.write(p.dfd, b, off)
+		if hi > lo {
+			if err := p.pwrite(b[:lo], off); err != nil {
+				return err
+			}
+			b, off = b[hi:], off+int64(hi)
+		}
+	}
+	return p.pwrite(b, off)
+}
+
+func (p pfile) pwrite(b []byte, off int64) error {
 	for len(b) > 0 {
 		n, err := unix.Pwrite(p.fd, b, off)
 		if err == unix.EINTR {
@@ -53,7 +71,12 @@ func (p pfile) truncate(size int64) error {
 }
 
 // close is not retried on EINTR: the descriptor is released either way.
-func (p pfile) close() error { return unix.Close(p.fd) }
+func (p pfile) close() error {
+	if p.dio != nil {
+		unix.Close(p.dfd) // every write through it has returned: nothing is pending
+	}
+	return unix.Close(p.fd)
+}
 
 // dirFD is the descriptor state of a dirRef, guarded by dirCache.mu.
 type dirFD struct {
@@ -281,7 +304,16 @@ func (r *restorer) createPartialFile(f *fileState) (pfile, error) {
 	if err != nil {
 		return pfile{}, &fs.PathError{Op: "open", Path: f.tmpPath(), Err: err}
 	}
-	return pfile{fd}, nil
+	return r.pfileOf(fd, f), nil
+}
+
+// pfileOf wraps a partial file's descriptor, with a direct one if f is
+// large enough for it.
+func (r *restorer) pfileOf(fd int, f *fileState) pfile {
+	if dfd := r.direct.open(fd, f.size); dfd >= 0 {
+		return pfile{fd: fd, dfd: dfd, dio: r.direct}
+	}
+	return pfile{fd: fd}
 }
 
 // openPartialFile opens f's partial file again for more writes. It never
@@ -297,7 +329,7 @@ func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
 	if err != nil {
 		return pfile{}, &fs.PathError{Op: "open", Path: f.tmpPath(), Err: err}
 	}
-	return pfile{fd}, nil
+	return r.pfileOf(fd, f), nil
 }
 
 // closePartialFile applies f's metadata to its open partial file and closes

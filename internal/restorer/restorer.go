@@ -178,8 +178,10 @@ type restorer struct {
 	symlinks  []symlinkEntry           // created last
 	sealedBud *budget
 	rawBud    *budget
+	rangeBufs chan []byte // range buffers for reuse (see loadRangeBytes)
 	bufs      sync.Pool
-	dirFDs    dirCache // open directories files are restored into
+	dirFDs    dirCache  // open directories files are restored into
+	direct    *directIO // nil: no direct I/O on this system
 
 	usedMu   sync.Mutex
 	usedDirs map[[2]uint64]struct{} // identity of every directory this restore created or entered
@@ -228,10 +230,12 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 		links:     make(map[[2]uint64]*fileState),
 		rawLens:   make(map[crypto.ID]uint32),
 		sealedBud: newBudget(sealedBudget),
+		rangeBufs: make(chan []byte, sealedBudget/maxRange+1),
 		rawBud:    newBudget(rawBudget),
 		usedDirs:  make(map[[2]uint64]struct{}),
 	}
 	r.dirFDs.init()
+	r.direct = newDirectIO(workers)
 	r.trees = newTreeCache(repo, r.loaders)
 	defer func() {
 		cancel() // stop prefetches before waiting for them

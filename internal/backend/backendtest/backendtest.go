@@ -52,6 +52,7 @@ func RunTests(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"RoundTrip", testRoundTrip},
 		{"PartialLoad", testPartialLoad},
 		{"LoadPastEnd", testLoadPastEnd},
+		{"LoadInto", testLoadInto},
 		{"NoOverwrite", testNoOverwrite},
 		{"Missing", testMissing},
 		{"InvalidHandles", testInvalidHandles},
@@ -218,6 +219,35 @@ func testPartialLoad(t *testing.T, open func(*testing.T) backend.Backend) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("Load(offset %d, length %d) = %d bytes, want %d (contents differ: %v)", c.off, c.n, len(got), len(want), len(got) == len(want))
 		}
+	}
+}
+
+// testLoadInto checks backends that read into the caller's buffer (see
+// backend.LoaderInto) against what Load returns, and for the same errors.
+func testLoadInto(t *testing.T, open func(*testing.T) backend.Backend) {
+	b := open(t)
+	li, ok := b.(backend.LoaderInto)
+	if !ok {
+		return // optional
+	}
+	h := handle(backend.PackFile, "into")
+	data := Data(9, 1000)
+	save(t, b, h, data)
+	for _, c := range []struct{ off, n int64 }{{0, 1}, {0, 1000}, {1, 999}, {123, 456}, {999, 1}} {
+		buf := bytes.Repeat([]byte{0xee}, int(c.n))
+		if err := li.LoadInto(t.Context(), h, c.off, buf); err != nil {
+			t.Errorf("LoadInto(offset %d, length %d): %v", c.off, c.n, err)
+		} else if !bytes.Equal(buf, data[c.off:c.off+c.n]) {
+			t.Errorf("LoadInto(offset %d, length %d) read other bytes", c.off, c.n)
+		}
+	}
+	for _, c := range []struct{ off, n int64 }{{0, 1001}, {999, 2}, {1000, 1}, {-1, 10}} {
+		if err := li.LoadInto(t.Context(), h, c.off, make([]byte, c.n)); err == nil {
+			t.Errorf("LoadInto(offset %d, length %d) of a 1000-byte file succeeded", c.off, c.n)
+		}
+	}
+	if err := li.LoadInto(t.Context(), handle(backend.PackFile, "into-missing"), 0, make([]byte, 10)); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("LoadInto of a missing file: %v, want an error matching ErrNotExist", err)
 	}
 }
 

@@ -431,51 +431,74 @@ func (l *Local) saveErr(h backend.Handle, err error) error {
 
 // Load returns length bytes of h from offset (length 0: to the end).
 func (l *Local) Load(ctx context.Context, h backend.Handle, offset, length int64) ([]byte, error) {
+	var buf []byte
+	err := l.load(ctx, h, offset, length, func(n int64) []byte {
+		buf = make([]byte, n)
+		return buf
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// LoadInto reads len(buf) bytes of h from offset into buf, for readers of
+// many ranges that reuse their buffers (see backend.LoaderInto).
+func (l *Local) LoadInto(ctx context.Context, h backend.Handle, offset int64, buf []byte) error {
+	if len(buf) == 0 {
+		return fmt.Errorf("load %v: empty buffer", h)
+	}
+	return l.load(ctx, h, offset, int64(len(buf)), func(int64) []byte { return buf })
+}
+
+// load reads length bytes of h from offset into the buffer alloc returns
+// once the length is known (length 0: to the end).
+func (l *Local) load(ctx context.Context, h backend.Handle, offset, length int64, alloc func(int64) []byte) error {
 	name, err := l.filename(h)
 	if err != nil {
-		return nil, fmt.Errorf("load %v: %w", h, err)
+		return fmt.Errorf("load %v: %w", h, err)
 	}
 	if offset < 0 || length < 0 {
-		return nil, fmt.Errorf("load %v: invalid offset %d or length %d", h, offset, length)
+		return fmt.Errorf("load %v: invalid offset %d or length %d", h, offset, length)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("load %v: %w", h, err)
+		return fmt.Errorf("load %v: %w", h, err)
 	}
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("load %v: %w", h, err)
+		return fmt.Errorf("load %v: %w", h, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("load %v: %w", h, err)
+		return fmt.Errorf("load %v: %w", h, err)
 	}
 	size := fi.Size()
 	if length == 0 {
 		if offset > size {
-			return nil, fmt.Errorf("load %v: %s is %d bytes, offset %d is past its end: %w", h, name, size, offset, io.ErrUnexpectedEOF)
+			return fmt.Errorf("load %v: %s is %d bytes, offset %d is past its end: %w", h, name, size, offset, io.ErrUnexpectedEOF)
 		}
 		length = size - offset
 	} else if offset > size || length > size-offset {
-		return nil, fmt.Errorf("load %v: %s is %d bytes, shorter than the %d requested at offset %d: %w", h, name, size, length, offset, io.ErrUnexpectedEOF)
+		return fmt.Errorf("load %v: %s is %d bytes, shorter than the %d requested at offset %d: %w", h, name, size, length, offset, io.ErrUnexpectedEOF)
 	}
-	buf := make([]byte, length)
+	buf := alloc(length)
 	for done := 0; done < len(buf); {
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("load %v: %w", h, err)
+			return fmt.Errorf("load %v: %w", h, err)
 		}
 		end := min(len(buf), done+chunkSize)
 		n, err := f.ReadAt(buf[done:end], offset+int64(done))
 		done += n
 		if err == io.EOF && done < end {
 			// Shrunk since Stat: cannot happen to an immutable file, but say so.
-			return nil, fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, offset+int64(done), length, offset, io.ErrUnexpectedEOF)
+			return fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, offset+int64(done), length, offset, io.ErrUnexpectedEOF)
 		}
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("load %v: %w", h, err)
+			return fmt.Errorf("load %v: %w", h, err)
 		}
 	}
-	return buf, nil
+	return nil
 }
 
 // Stat returns the size of h. The config's FileInfo.Name is "config".
@@ -600,6 +623,14 @@ func (l *Local) Remove(ctx context.Context, h backend.Handle) error {
 	}
 	if err := os.Remove(name); err != nil {
 		return fmt.Errorf("remove %v: %w", h, err)
+	}
+	if h.Type == backend.LockFile {
+		// A lock's removal need not survive a crash: one that comes back is
+		// what a crash while holding it leaves anyway (stale, or removed by
+		// `unlock`). Syncing the directory here would wait for the metadata
+		// of everything the command just wrote (a whole restored tree, on
+		// ext4 without a journal): 0.1-0.3 s at the end of every command.
+		return nil
 	}
 	if err := syncDir(filepath.Dir(name)); err != nil {
 		return fmt.Errorf("remove %v: sync directory: %w", h, err)
