@@ -83,7 +83,9 @@ func (c *compressor) encode(dst, data []byte) []byte {
 	}
 	if len(data) > 4*sampleSize {
 		mid := len(data)/2 - sampleSize/2
-		trial := c.enc.EncodeAll(data[mid:mid+sampleSize], make([]byte, 0, sampleSize))
+		// The trial goes into dst's spare room (the real output overwrites
+		// it), not into a new buffer per blob.
+		trial := c.enc.EncodeAll(data[mid:mid+sampleSize], dst[len(dst):len(dst):cap(dst)])
 		if len(trial) > sampleSize*15/16 {
 			return append(append(dst, codecRaw), data...)
 		}
