@@ -68,6 +68,34 @@ setup_dirs() {
 	mkdir -p "$BENCH_DIR" "$RESULTS_DIR" "$STATE_DIR" "$LOG_DIR" "$BIN_DIR"
 }
 
+# MASS_DELETE_STAMP records when a run last deleted many files (its restored
+# trees). ext4 without a journal skips inodes freed in the last 1–6 minutes
+# when it allocates new ones, rescanning them for every file created, so a
+# restore started in that window is several times slower, for whichever tool
+# runs then. BENCH_DELETE_QUIET (seconds, default 420; 0: don't wait) is how
+# long a run waits after the last recorded deletion before it measures.
+MASS_DELETE_STAMP=$BENCH_DIR/last-mass-delete
+BENCH_DELETE_QUIET=${BENCH_DELETE_QUIET:-420}
+
+# mass_delete PATH... — delete restored trees and record when.
+mass_delete() {
+	rm -rf "$@"
+	date +%s >"$MASS_DELETE_STAMP"
+}
+
+# wait_after_mass_delete — wait until BENCH_DELETE_QUIET seconds have passed
+# since the last recorded mass deletion.
+wait_after_mass_delete() {
+	[[ -f $MASS_DELETE_STAMP ]] || return 0
+	local last now left
+	last=$(cat "$MASS_DELETE_STAMP" 2>/dev/null || echo 0)
+	now=$(date +%s)
+	left=$((last + BENCH_DELETE_QUIET - now))
+	((left > 0)) || return 0
+	log "waiting ${left}s: files were mass-deleted $((now - last))s ago (ext4 without a journal allocates inodes slowly for a few minutes after that; BENCH_DELETE_QUIET=0 skips this)"
+	sleep "$left"
+}
+
 build_binaries() {
 	log "building corpus generator"
 	(cd "$ROOT" && go build -o "$CORPUS_BIN" ./bench/corpus) || die "building bench/corpus failed"
@@ -209,7 +237,9 @@ tool_backup() {
 # empty $TARGET.
 tool_restore() {
 	local logf=$LOG_DIR/$3.log
-	rm -rf "$TARGET"
+	if [[ -e $TARGET ]]; then # a repeated attempt: set the tree aside, deleting it would slow this restore (see mass_delete)
+		mv "$TARGET" "$TARGET.attempt-$(date +%s%N)"
+	fi
 	mkdir -p "$TARGET"
 	case $1 in
 	lumbung) measure "$logf" "$LUMBUNG" restore --repo "$REPO" latest --target "$TARGET" ;;

@@ -13,6 +13,8 @@
 #   LUMBUNG_BIN use this lumbung binary instead of building ./cmd/lumbung
 #   BENCH_WAIT_IDLE  before each measured phase, wait up to this many seconds
 #               for the machine to be idle (default 120; 0: don't wait)
+#   BENCH_DELETE_QUIET  wait until this many seconds have passed since a run
+#               last deleted its restored trees (default 420; see lib.sh)
 #   BENCH_RETRIES    repeat a phase up to this many times when other work used
 #               more than BENCH_MAX_NOISE (default 0.15) of the machine's CPU
 #               meanwhile; the least disturbed attempt is reported (default 2)
@@ -34,6 +36,10 @@ build_binaries
 
 CORPUS=$BENCH_DIR/corpus
 make_corpus "$CORPUS" "$BENCH_SIZE"
+if compgen -G "$BENCH_DIR/restore-*" >/dev/null; then # left by an interrupted run
+	mass_delete "$BENCH_DIR"/restore-*
+fi
+wait_after_mass_delete
 read -r C_FILES C_BYTES < <(corpus_summary "$CORPUS")
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -113,7 +119,7 @@ for tool in $TOOLS; do
 	# right before the next tool's restore would slow that restore down on
 	# ext4 without a journal, which skips inodes freed in the last minutes.
 done
-rm -rf "$BENCH_DIR"/restore-*
+mass_delete "$BENCH_DIR"/restore-*
 ELAPSED=$((SECONDS - START))
 
 # ---------------------------------------------------------------- report

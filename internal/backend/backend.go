@@ -125,7 +125,9 @@ var (
 // conformance suite in backend/backendtest checks):
 //   - Save is atomic and durable: when it returns nil, the whole file is stored
 //     and survives a crash; a failed or interrupted Save leaves no file under
-//     the name (at most invisible temporary data).
+//     the name (at most invisible temporary data). Lock files need not be
+//     durable: a crash leaves a lock without a holder either way, and readers
+//     skip a lock they cannot read.
 //   - Save never overwrites: if the name exists it returns an error matching
 //     ErrExists and leaves the stored file unchanged.
 //   - Read-after-write: a file saved is immediately visible to Load, Stat, List.

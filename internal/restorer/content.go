@@ -35,6 +35,7 @@ import (
 const (
 	maxBatchFiles = 1 << 15
 	maxBatchBlobs = 1 << 18
+	minBatchFiles = 256 // a batch smaller than this starts only when the walk is done
 	maxRange      = 4 << 20
 	maxGap        = 1 << 20
 	sealedBudget  = 8 << 20
@@ -152,9 +153,52 @@ func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repositor
 	r.maybeFlush(ctx)
 }
 
+// maybeFlush starts restoring the current batch when it is full, or when
+// nothing is being restored and it holds enough to be worth a start: the
+// walk goes on planning the next batch meanwhile, so contents are written
+// from the first files on instead of after the walk of a whole batch.
 func (r *restorer) maybeFlush(ctx context.Context) {
-	if len(r.batch.files)+len(r.batch.links) >= maxBatchFiles || r.batch.uses >= maxBatchBlobs {
+	n := len(r.batch.files) + len(r.batch.links)
+	if n >= maxBatchFiles || r.batch.uses >= maxBatchBlobs || n >= minBatchFiles && !r.flushRunning() {
 		r.flush(ctx)
+	}
+}
+
+// flush starts restoring the current batch, after the one before it is
+// done (one batch at a time: budgets and hard links to earlier files rely
+// on it), and returns while it runs. waitFlush waits for it.
+func (r *restorer) flush(ctx context.Context) {
+	b := r.batch
+	if len(b.files) == 0 && len(b.links) == 0 {
+		return
+	}
+	r.batch = newBatch()
+	r.waitFlush()
+	done := make(chan struct{})
+	r.flushDone = done
+	go func() {
+		defer close(done)
+		r.restoreBatch(ctx, b)
+	}()
+}
+
+// waitFlush waits for the batch being restored, if any.
+func (r *restorer) waitFlush() {
+	if r.flushDone != nil {
+		<-r.flushDone
+		r.flushDone = nil
+	}
+}
+
+func (r *restorer) flushRunning() bool {
+	if r.flushDone == nil {
+		return false
+	}
+	select {
+	case <-r.flushDone:
+		return false
+	default:
+		return true
 	}
 }
 
@@ -283,13 +327,11 @@ func (r *restorer) putRangeBuf(buf []byte) {
 	}
 }
 
-// flush restores every file of the current batch, then its hard links.
-func (r *restorer) flush(ctx context.Context) {
-	b := r.batch
-	r.batch = newBatch()
-	if len(b.files) == 0 && len(b.links) == 0 {
-		return
-	}
+// restoreBatch restores every file of batch b, then its hard links. It runs
+// while the walker plans the next batch: it touches nothing of the walker's
+// but the index (locked), the directory descriptors (locked) and the files
+// of b and of batches before it.
+func (r *restorer) restoreBatch(ctx context.Context, b *batch) {
 	ranges := planRanges(b.blobs)
 	b.blobs = nil
 
@@ -342,7 +384,11 @@ func (r *restorer) flush(ctx context.Context) {
 	producers.Wait()
 	close(tasks)
 	workers.Wait()
-	r.dirFDs.closeAll()
+	if ctx.Err() != nil {
+		// Files never finished hold their directories open; otherwise the
+		// last file of each directory closed it.
+		r.dirFDs.closeAll()
+	}
 
 	for _, l := range b.links {
 		if ctx.Err() != nil {

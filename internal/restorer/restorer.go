@@ -168,9 +168,11 @@ type restorer struct {
 	loaders int
 	trees   *treeCache
 
-	// Written by the walker only; read by pipeline workers while the walker
-	// waits for them.
+	// The walker's own, never touched by the batch being restored meanwhile
+	// (see restoreBatch), but for the files of finished batches that hard
+	// links refer to.
 	batch     *batch
+	flushDone chan struct{}            // closed when the batch being restored is done; nil: none
 	links     map[[2]uint64]*fileState // first restored file of each hard-linked inode
 	rawLens   map[crypto.ID]uint32     // verified lengths of blobs whose places disagree (see places)
 	locBuf    []repository.Location    // scratch for places
@@ -269,6 +271,8 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 
 	r.walk(ctx, rootTree, newDirRef(target, "", tm, true), "", includes, 0, map[crypto.ID]bool{root: true})
 	r.flush(ctx)
+	r.waitFlush()
+	r.dirFDs.closeAll()
 	if err := ctx.Err(); err != nil {
 		return r.result(), fmt.Errorf("restore interrupted (files not finished keep the %s suffix): %w", PartialSuffix, err)
 	}
