@@ -159,7 +159,12 @@ func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repositor
 // from the first files on instead of after the walk of a whole batch.
 func (r *restorer) maybeFlush(ctx context.Context) {
 	n := len(r.batch.files) + len(r.batch.links)
-	if n >= maxBatchFiles || r.batch.uses >= maxBatchBlobs || n >= minBatchFiles && !r.flushRunning() {
+	if n >= maxBatchFiles || r.batch.uses >= maxBatchBlobs {
+		r.flush(ctx)
+		return
+	}
+	if n >= max(minBatchFiles, r.earlyMin) && !r.flushRunning() {
+		r.earlyMin = min(2*n, maxBatchFiles)
 		r.flush(ctx)
 	}
 }

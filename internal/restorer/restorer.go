@@ -173,6 +173,7 @@ type restorer struct {
 	// links refer to.
 	batch     *batch
 	flushDone chan struct{}            // closed when the batch being restored is done; nil: none
+	earlyMin  int                      // files the next batch started before it is full needs: twice the last such batch
 	links     map[[2]uint64]*fileState // first restored file of each hard-linked inode
 	rawLens   map[crypto.ID]uint32     // verified lengths of blobs whose places disagree (see places)
 	locBuf    []repository.Location    // scratch for places
