@@ -158,7 +158,15 @@ type Backend interface {
 // a few buffers instead of allocating (and having the runtime zero) one per
 // Load.
 type LoaderInto interface {
-	// LoadInto reads len(buf) bytes of h from offset into buf, with Load's
-	// errors (reading past the end is one).
-	LoadInto(ctx context.Context, h Handle, offset int64, buf []byte) error
+	// LoadInto reads length (> 0) bytes of h from offset, with Load's errors
+	// (reading past the end is one), and returns them. They are read into
+	// buf when its capacity is at least length+LoadIntoSlack, into a new
+	// buffer otherwise, and may start anywhere in buf: a backend that reads
+	// around the page cache reads whole aligned blocks into aligned memory.
+	// The caller keeps buf for its next call once it is done with the bytes.
+	LoadInto(ctx context.Context, h Handle, offset, length int64, buf []byte) ([]byte, error)
 }
+
+// LoadIntoSlack is the room a LoadInto buffer needs beyond the length read:
+// a block for the alignment of memory, one for the start and one for the end.
+const LoadIntoSlack = 3 << 12

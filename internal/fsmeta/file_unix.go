@@ -15,9 +15,10 @@ import (
 // runtime-poller registration, a finalizer and more system calls to each
 // open and close, which cost more than reading a small file does.
 type File struct {
-	fd   int
-	path string
-	meta Meta
+	fd       int
+	path     string
+	meta     Meta
+	blocking bool // O_NONBLOCK cleared (see Read)
 }
 
 // OpenNoFollow opens the regular file path for reading without following a
@@ -49,12 +50,10 @@ func OpenNoFollow(path string) (*File, error) {
 		unix.Close(fd)
 		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
 	}
-	// O_NONBLOCK was only for the open: regular files get ordinary blocking
-	// reads back (some FUSE file systems honour the flag).
-	if err := unix.SetNonblock(fd, false); err != nil {
-		unix.Close(fd)
-		return nil, &fs.PathError{Op: "fcntl", Path: path, Err: err}
-	}
+	// O_NONBLOCK was only for the open. Reads of regular files ignore it on
+	// local file systems, so it is left on (clearing it costs two system
+	// calls per file); Read clears it if a file system (some FUSE ones)
+	// honours it.
 	return &File{fd: fd, path: path, meta: m}, nil
 }
 
@@ -90,6 +89,14 @@ func (f *File) Read(p []byte) (int, error) {
 		n, err := unix.Read(f.fd, p)
 		switch {
 		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN && !f.blocking:
+			// The file system honours the O_NONBLOCK of the open: wait
+			// for the data like any reader of a regular file would.
+			if err := unix.SetNonblock(f.fd, false); err != nil {
+				return 0, &fs.PathError{Op: "fcntl", Path: f.path, Err: err}
+			}
+			f.blocking = true
 			continue
 		case err != nil:
 			return 0, &fs.PathError{Op: "read", Path: f.path, Err: err}

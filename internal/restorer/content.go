@@ -300,34 +300,39 @@ func (rr *rangeRef) done() {
 }
 
 // loadRangeBytes reads a range, into a reused buffer when the backend can
-// (see backend.LoaderInto); the buffer goes back with putRangeBuf.
-func (r *restorer) loadRangeBytes(ctx context.Context, h backend.Handle, off, length int64) ([]byte, error) {
+// (see backend.LoaderInto). It returns the range's bytes and the buffer to
+// give back with putRangeBuf once they are used (nil: none).
+func (r *restorer) loadRangeBytes(ctx context.Context, h backend.Handle, off, length int64) (data, buf []byte, err error) {
 	li, ok := r.be.(backend.LoaderInto)
 	if !ok || length > maxRange {
-		return r.be.Load(ctx, h, off, length)
+		data, err := r.be.Load(ctx, h, off, length)
+		return data, nil, err
 	}
-	var buf []byte
 	select {
 	case buf = <-r.rangeBufs:
 	default:
-		buf = make([]byte, maxRange)
+		buf = make([]byte, rangeBufSize)
 	}
-	buf = buf[:length]
-	if err := li.LoadInto(ctx, h, off, buf); err != nil {
+	data, err = li.LoadInto(ctx, h, off, length, buf)
+	if err != nil {
 		r.putRangeBuf(buf)
-		return nil, err
+		return nil, nil, err
 	}
-	return buf, nil
+	return data, buf, nil
 }
+
+// rangeBufSize is the size of a reused range buffer: the largest range and
+// the room a backend may need around it (backend.LoadIntoSlack).
+const rangeBufSize = maxRange + backend.LoadIntoSlack
 
 // putRangeBuf keeps a range buffer for the next range (at most a few: the
 // sealed budget bounds how many are in use).
 func (r *restorer) putRangeBuf(buf []byte) {
-	if cap(buf) != maxRange {
+	if cap(buf) != rangeBufSize {
 		return // not one of ours
 	}
 	select {
-	case r.rangeBufs <- buf[:0]:
+	case r.rangeBufs <- buf[:cap(buf)]:
 	default:
 	}
 }
@@ -413,9 +418,9 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 		r.failBlobs(ctx, rj.blobs, err)
 		return
 	}
-	buf, err := r.loadRangeBytes(ctx, h, rj.off, rj.length)
-	if err == nil && int64(len(buf)) != rj.length {
-		err = fmt.Errorf("backend returned %d bytes, asked for %d", len(buf), rj.length)
+	data, buf, err := r.loadRangeBytes(ctx, h, rj.off, rj.length)
+	if err == nil && int64(len(data)) != rj.length {
+		err = fmt.Errorf("backend returned %d bytes, asked for %d", len(data), rj.length)
 	}
 	if err != nil {
 		r.putRangeBuf(buf)
@@ -458,7 +463,7 @@ func (r *restorer) loadRange(ctx context.Context, rj *rangeJob, tasks chan<- tas
 			j++
 		}
 		select {
-		case tasks <- task{blobs: rj.blobs[i:j], buf: buf, base: rj.off, rng: rr}:
+		case tasks <- task{blobs: rj.blobs[i:j], buf: data, base: rj.off, rng: rr}:
 		case <-ctx.Done():
 			for range rj.blobs[i:] {
 				rr.done()

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 )
@@ -223,32 +224,74 @@ func testPartialLoad(t *testing.T, open func(*testing.T) backend.Backend) {
 }
 
 // testLoadInto checks backends that read into the caller's buffer (see
-// backend.LoaderInto) against what Load returns, and for the same errors.
+// backend.LoaderInto) against what Load returns, and for the same errors:
+// small and large ranges (a backend may read large ones around the page
+// cache, in aligned blocks), buffers with the promised room (the bytes must
+// be read into them) and without it.
 func testLoadInto(t *testing.T, open func(*testing.T) backend.Backend) {
 	b := open(t)
 	li, ok := b.(backend.LoaderInto)
 	if !ok {
 		return // optional
 	}
-	h := handle(backend.PackFile, "into")
-	data := Data(9, 1000)
-	save(t, b, h, data)
-	for _, c := range []struct{ off, n int64 }{{0, 1}, {0, 1000}, {1, 999}, {123, 456}, {999, 1}} {
-		buf := bytes.Repeat([]byte{0xee}, int(c.n))
-		if err := li.LoadInto(t.Context(), h, c.off, buf); err != nil {
-			t.Errorf("LoadInto(offset %d, length %d): %v", c.off, c.n, err)
-		} else if !bytes.Equal(buf, data[c.off:c.off+c.n]) {
-			t.Errorf("LoadInto(offset %d, length %d) read other bytes", c.off, c.n)
+	small, large := handle(backend.PackFile, "into"), handle(backend.PackFile, "into-large")
+	smallData, largeData := Data(9, 1000), Data(10, 3<<20+777)
+	save(t, b, small, smallData)
+	save(t, b, large, largeData)
+	size := int64(len(largeData))
+	for _, c := range []struct {
+		h      backend.Handle
+		data   []byte
+		off, n int64
+	}{
+		{small, smallData, 0, 1}, {small, smallData, 0, 1000}, {small, smallData, 1, 999},
+		{small, smallData, 123, 456}, {small, smallData, 999, 1},
+		{large, largeData, 0, 1 << 20}, {large, largeData, 4095, 300 << 10}, {large, largeData, 4097, 1<<20 + 1},
+		{large, largeData, 5, size - 5}, {large, largeData, size - 200<<10, 200 << 10}, {large, largeData, 0, size},
+	} {
+		for _, roomy := range []bool{true, false} {
+			var buf []byte
+			if roomy {
+				buf = bytes.Repeat([]byte{0xee}, int(c.n)+backend.LoadIntoSlack)
+			}
+			got, err := li.LoadInto(t.Context(), c.h, c.off, c.n, buf)
+			switch {
+			case err != nil:
+				t.Errorf("LoadInto(offset %d, length %d, buffer %v): %v", c.off, c.n, roomy, err)
+			case !bytes.Equal(got, c.data[c.off:c.off+c.n]):
+				t.Errorf("LoadInto(offset %d, length %d, buffer %v) read other bytes", c.off, c.n, roomy)
+			case roomy && !within(got, buf):
+				t.Errorf("LoadInto(offset %d, length %d) did not read into a buffer with room for it", c.off, c.n)
+			}
 		}
 	}
-	for _, c := range []struct{ off, n int64 }{{0, 1001}, {999, 2}, {1000, 1}, {-1, 10}} {
-		if err := li.LoadInto(t.Context(), h, c.off, make([]byte, c.n)); err == nil {
-			t.Errorf("LoadInto(offset %d, length %d) of a 1000-byte file succeeded", c.off, c.n)
+	for _, c := range []struct {
+		h      backend.Handle
+		off, n int64
+	}{
+		{small, 0, 1001}, {small, 999, 2}, {small, 1000, 1}, {small, -1, 10}, {small, 0, 0},
+		{large, 0, size + 1}, {large, size - 1<<20, 1<<20 + 1}, {large, -4096, 1 << 20},
+	} {
+		if _, err := li.LoadInto(t.Context(), c.h, c.off, c.n, make([]byte, c.n+backend.LoadIntoSlack)); err == nil {
+			t.Errorf("LoadInto(offset %d, length %d) of %v succeeded", c.off, c.n, c.h)
 		}
 	}
-	if err := li.LoadInto(t.Context(), handle(backend.PackFile, "into-missing"), 0, make([]byte, 10)); !errors.Is(err, backend.ErrNotExist) {
+	if _, err := li.LoadInto(t.Context(), handle(backend.PackFile, "into-missing"), 0, 10, nil); !errors.Is(err, backend.ErrNotExist) {
 		t.Errorf("LoadInto of a missing file: %v, want an error matching ErrNotExist", err)
 	}
+	if _, err := li.LoadInto(t.Context(), handle(backend.PackFile, "into-missing"), 0, 1<<20, nil); !errors.Is(err, backend.ErrNotExist) {
+		t.Errorf("LoadInto of 1 MiB of a missing file: %v, want an error matching ErrNotExist", err)
+	}
+}
+
+// within reports whether sub lies in buf's memory.
+func within(sub, buf []byte) bool {
+	if len(sub) == 0 || cap(buf) == 0 {
+		return false
+	}
+	b := uintptr(unsafe.Pointer(unsafe.SliceData(buf[:cap(buf)])))
+	s := uintptr(unsafe.Pointer(unsafe.SliceData(sub)))
+	return s >= b && s+uintptr(len(sub)) <= b+uintptr(cap(buf))
 }
 
 func testLoadPastEnd(t *testing.T, open func(*testing.T) backend.Backend) {

@@ -54,6 +54,9 @@ const (
 type Local struct {
 	dir string // absolute, cleaned
 
+	// noDirectRead is set once the file system has refused O_DIRECT for a
+	// read; LoadInto then reads through the page cache.
+	noDirectRead atomic.Bool
 	// noLinks is set once the filesystem has refused a hard link; Saves then
 	// use the rename fallback (see commit).
 	noLinks atomic.Bool
@@ -452,63 +455,107 @@ func (l *Local) Load(ctx context.Context, h backend.Handle, offset, length int64
 	return buf, nil
 }
 
-// LoadInto reads len(buf) bytes of h from offset into buf, for readers of
-// many ranges that reuse their buffers (see backend.LoaderInto).
-func (l *Local) LoadInto(ctx context.Context, h backend.Handle, offset int64, buf []byte) error {
-	if len(buf) == 0 {
-		return fmt.Errorf("load %v: empty buffer", h)
+// LoadInto reads length bytes of h from offset, for readers of many ranges
+// that reuse their buffers (see backend.LoaderInto). Large ranges are read
+// with direct I/O where the file system allows it (see loadDirect).
+func (l *Local) LoadInto(ctx context.Context, h backend.Handle, offset, length int64, buf []byte) ([]byte, error) {
+	if length <= 0 {
+		return nil, fmt.Errorf("load %v: invalid length %d", h, length)
 	}
-	return l.load(ctx, h, offset, int64(len(buf)), func(int64) []byte { return buf })
+	if data, ok, err := l.loadDirect(ctx, h, offset, length, buf); ok {
+		return data, err
+	}
+	if int64(cap(buf)) < length {
+		buf = make([]byte, length)
+	}
+	buf = buf[:length]
+	if err := l.load(ctx, h, offset, length, func(int64) []byte { return buf }); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// checkRange checks a range of a file of size bytes and returns its length
+// (length 0: to the end).
+func checkRange(h backend.Handle, name string, size, offset, length int64) (int64, error) {
+	if length == 0 {
+		if offset > size {
+			return 0, fmt.Errorf("load %v: %s is %d bytes, offset %d is past its end: %w", h, name, size, offset, io.ErrUnexpectedEOF)
+		}
+		return size - offset, nil
+	}
+	if offset > size || length > size-offset {
+		return 0, fmt.Errorf("load %v: %s is %d bytes, shorter than the %d requested at offset %d: %w", h, name, size, length, offset, io.ErrUnexpectedEOF)
+	}
+	return length, nil
 }
 
 // load reads length bytes of h from offset into the buffer alloc returns
 // once the length is known (length 0: to the end).
 func (l *Local) load(ctx context.Context, h backend.Handle, offset, length int64, alloc func(int64) []byte) error {
-	name, err := l.filename(h)
+	f, name, length, err := l.openRange(ctx, h, offset, length, 0)
 	if err != nil {
-		return fmt.Errorf("load %v: %w", h, err)
-	}
-	if offset < 0 || length < 0 {
-		return fmt.Errorf("load %v: invalid offset %d or length %d", h, offset, length)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("load %v: %w", h, err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return fmt.Errorf("load %v: %w", h, err)
+		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("load %v: %w", h, err)
-	}
-	size := fi.Size()
-	if length == 0 {
-		if offset > size {
-			return fmt.Errorf("load %v: %s is %d bytes, offset %d is past its end: %w", h, name, size, offset, io.ErrUnexpectedEOF)
-		}
-		length = size - offset
-	} else if offset > size || length > size-offset {
-		return fmt.Errorf("load %v: %s is %d bytes, shorter than the %d requested at offset %d: %w", h, name, size, length, offset, io.ErrUnexpectedEOF)
-	}
 	buf := alloc(length)
-	for done := 0; done < len(buf); {
+	n, err := readAt(ctx, h, f, buf, offset)
+	if err == nil && n < len(buf) {
+		// Shrunk since Stat: cannot happen to an immutable file, but say so.
+		err = fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, offset+int64(n), length, offset, io.ErrUnexpectedEOF)
+	}
+	return err
+}
+
+// openRange opens h (with extra open flags) for reading length bytes from
+// offset, checks that the file holds them, and returns the file, its name
+// and the length (length 0: to the end).
+func (l *Local) openRange(ctx context.Context, h backend.Handle, offset, length int64, flags int) (*os.File, string, int64, error) {
+	name, err := l.filename(h)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("load %v: %w", h, err)
+	}
+	if offset < 0 || length < 0 {
+		return nil, "", 0, fmt.Errorf("load %v: invalid offset %d or length %d", h, offset, length)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, "", 0, fmt.Errorf("load %v: %w", h, err)
+	}
+	f, err := os.OpenFile(name, os.O_RDONLY|flags, 0)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("load %v: %w", h, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		length, err = checkRange(h, name, fi.Size(), offset, length)
+	} else {
+		err = fmt.Errorf("load %v: %w", h, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, "", 0, err
+	}
+	return f, name, length, nil
+}
+
+// readAt fills buf from f at offset, in pieces so that a cancelled context
+// stops it, and returns how much it read before the end of the file.
+func readAt(ctx context.Context, h backend.Handle, f *os.File, buf []byte, offset int64) (int, error) {
+	done := 0
+	for done < len(buf) {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("load %v: %w", h, err)
+			return done, fmt.Errorf("load %v: %w", h, err)
 		}
-		end := min(len(buf), done+chunkSize)
-		n, err := f.ReadAt(buf[done:end], offset+int64(done))
+		n, err := f.ReadAt(buf[done:min(len(buf), done+chunkSize)], offset+int64(done))
 		done += n
-		if err == io.EOF && done < end {
-			// Shrunk since Stat: cannot happen to an immutable file, but say so.
-			return fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, offset+int64(done), length, offset, io.ErrUnexpectedEOF)
+		if err == io.EOF {
+			return done, nil
 		}
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("load %v: %w", h, err)
+		if err != nil {
+			return done, fmt.Errorf("load %v: %w", h, err)
 		}
 	}
-	return nil
+	return done, nil
 }
 
 // Stat returns the size of h. The config's FileInfo.Name is "config".

@@ -40,6 +40,16 @@ func TestConformanceRenameFallback(t *testing.T) {
 	})
 }
 
+// Reads through the page cache (file systems that refuse O_DIRECT, and
+// systems other than Linux) must conform too.
+func TestConformanceBufferedReads(t *testing.T) {
+	backendtest.RunTests(t, func(t *testing.T) backend.Backend {
+		l := newLocal(t)
+		l.noDirectRead.Store(true)
+		return l
+	})
+}
+
 func pack(label string) backend.Handle {
 	return backend.Handle{Type: backend.PackFile, Name: backendtest.Name(label)}
 }
