@@ -4,12 +4,18 @@
 # For each tool: init (not reported), initial backup, unchanged re-backup and
 # restore into an empty directory (verified with diff -r), each measured with
 # GNU time (wall, user+sys CPU, peak RSS) plus the repository size (du -sb).
+# All of it is repeated in BENCH_ROUNDS rounds, the tools taking turns in a
+# rotated order; every number reported is the median over the rounds (the
+# speed of a shared virtual machine drifts by tens of percent within minutes,
+# so one measurement per tool compares moments as much as tools).
 #
 # Environment:
 #   BENCH_DIR   work directory            (default /tmp/lumbung-bench)
 #   BENCH_SIZE  corpus size, e.g. 200M    (default 1G; binary units)
 #   BENCH_SEED  corpus seed               (default 1)
-#   TOOLS       tools to run, in order    (default "lumbung restic borg")
+#   TOOLS       tools to run              (default "lumbung restic borg")
+#   BENCH_ROUNDS  rounds of all tools and phases (default 3; round r starts
+#               with tool r of TOOLS and wraps around)
 #   LUMBUNG_BIN use this lumbung binary instead of building ./cmd/lumbung
 #   BENCH_WAIT_IDLE  before each measured phase, wait up to this many seconds
 #               for the machine to be idle (default 120; 0: don't wait)
@@ -25,6 +31,7 @@ set -euo pipefail
 
 BENCH_SIZE=${BENCH_SIZE:-1G}
 TOOLS=${TOOLS:-"lumbung restic borg"}
+BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
@@ -51,12 +58,13 @@ declare -A PHASE_NAME=([init]="init" [initial]="initial backup" [rebackup]="re-b
 BENCH_RETRIES=${BENCH_RETRIES:-2}
 declare -A WALL CPU USR SYS RSS SIZE OTHER STEAL ATTEMPTS VERIFIED CACHE
 
-# record TOOL PHASE [ATTEMPT] — keep this measurement unless an earlier
-# attempt of the same phase was less disturbed by other work.
+# record TOOL PHASE ROUND [ATTEMPT] — keep this measurement unless an
+# earlier attempt of the same phase in this round was less disturbed by
+# other work.
 record() {
-	local k=$1/$2 attempt=${3:-1} size
+	local k=$1/$2/$3 attempt=${4:-1} size
 	size=$(repo_bytes "$REPO")
-	log "$1 ${PHASE_NAME[$2]}${3:+ (attempt $3)}: wall ${M_WALL}s, cpu ${M_CPU}s, peak RSS $(kib2mib "$M_RSS") MiB, repo $(mib "$size") MiB; other CPU meanwhile ${M_OTHER}s"
+	log "$1 ${PHASE_NAME[$2]} (round $3${4:+, attempt $4}): wall ${M_WALL}s, cpu ${M_CPU}s, peak RSS $(kib2mib "$M_RSS") MiB, repo $(mib "$size") MiB; other CPU meanwhile ${M_OTHER}s"
 	ATTEMPTS[$k]=$attempt
 	if ((attempt > 1)) && ! awk -v a="$M_OTHER" -v b="${OTHER[$k]}" 'BEGIN{exit !(a < b)}'; then
 		return 0
@@ -65,10 +73,10 @@ record() {
 	SIZE[$k]=$size
 }
 
-# phase TOOL PHASE — run one phase, repeating it while it was disturbed.
+# phase TOOL PHASE ROUND — run one phase, repeating it while it was disturbed.
 BACKUP_N=0
 phase() {
-	local tool=$1 p=$2 attempt
+	local tool=$1 p=$2 round=$3 attempt
 	for ((attempt = 1; ; attempt++)); do
 		case $p in
 		initial)
@@ -76,20 +84,20 @@ phase() {
 				rm -rf "$REPO" "${STATE_DIR:?}/$tool"
 				tool_env "$tool"
 				tool_init "$tool"
-				record "$tool" init
+				record "$tool" init "$round"
 			fi
 			BACKUP_N=1
-			tool_backup "$tool" 1 "$tool-backup-1"
+			tool_backup "$tool" 1 "$tool-backup-1-r$round"
 			;;
 		rebackup)
 			BACKUP_N=$((BACKUP_N + 1))
-			tool_backup "$tool" "$BACKUP_N" "$tool-backup-$BACKUP_N"
+			tool_backup "$tool" "$BACKUP_N" "$tool-backup-$BACKUP_N-r$round"
 			;;
 		restore)
-			tool_restore "$tool" "$BACKUP_N" "$tool-restore"
+			tool_restore "$tool" "$BACKUP_N" "$tool-restore-r$round"
 			;;
 		esac
-		record "$tool" "$p" "$attempt"
+		record "$tool" "$p" "$round" "$attempt"
 		noisy || return 0
 		if ((attempt > BENCH_RETRIES)); then
 			log "WARNING: $tool ${PHASE_NAME[$p]}: other work was running during all $attempt attempts; keeping the least disturbed"
@@ -99,28 +107,64 @@ phase() {
 	done
 }
 
-for tool in $TOOLS; do
-	log "=== $tool"
-	REPO=$BENCH_DIR/repo-$tool
-	TARGET=$BENCH_DIR/restore-$tool
-	rm -rf "$REPO" "$TARGET" "${STATE_DIR:?}/$tool"
-	tool_env "$tool"
-	warm_cache "$CORPUS"
-
-	tool_init "$tool"
-	record "$tool" init
-	for p in "${PHASES[@]}"; do
-		phase "$tool" "$p"
+# rotated ROUND — TOOLS in the order of that round.
+rotated() {
+	local -a t
+	read -ra t <<<"$TOOLS"
+	local n=${#t[@]} i
+	for ((i = 0; i < n; i++)); do
+		printf '%s ' "${t[$(((i + $1 - 1) % n))]}"
 	done
-	verify_restore "$tool"
-	VERIFIED[$tool]=$VERIFY_NOTE
-	CACHE[$tool]=$(du -sb "$STATE_DIR/$tool" | cut -f1)
-	# The restored tree stays until every tool has run: deleting 25,000 files
-	# right before the next tool's restore would slow that restore down on
-	# ext4 without a journal, which skips inodes freed in the last minutes.
+}
+
+for ((round = 1; round <= BENCH_ROUNDS; round++)); do
+	for tool in $(rotated "$round"); do
+		log "=== $tool, round $round of $BENCH_ROUNDS"
+		REPO=$BENCH_DIR/repo-$tool
+		TARGET=$BENCH_DIR/restore-$tool-$round
+		rm -rf "$REPO" "$TARGET" "${STATE_DIR:?}/$tool"
+		tool_env "$tool"
+		warm_cache "$CORPUS"
+
+		tool_init "$tool"
+		record "$tool" init "$round"
+		for p in "${PHASES[@]}"; do
+			phase "$tool" "$p" "$round"
+		done
+		verify_restore "$tool"
+		VERIFIED[$tool]=$VERIFY_NOTE # every round is verified; a mismatch stops the run
+		CACHE[$tool]=$(du -sb "$STATE_DIR/$tool" | cut -f1)
+		# The restored tree stays until the end of the run: deleting 25,000
+		# files right before the next restore would slow that restore down on
+		# ext4 without a journal, which skips inodes freed in the last minutes.
+	done
 done
 mass_delete "$BENCH_DIR"/restore-*
 ELAPSED=$((SECONDS - START))
+
+# median V... — the median of the values (the mean of the middle two for an
+# even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END{m=int((NR+1)/2); if (NR%2) print v[m]; else print (v[m]+v[m+1])/2}'; }
+
+# The reported value of every metric is its median over the rounds; the
+# range of wall times is kept for the report.
+declare -A WALL_MIN WALL_MAX
+for tool in $TOOLS; do
+	for p in init "${PHASES[@]}"; do
+		k=$tool/$p
+		for arr in WALL CPU USR SYS RSS SIZE OTHER STEAL ATTEMPTS; do
+			declare -n a=$arr
+			vals=()
+			for ((round = 1; round <= BENCH_ROUNDS; round++)); do vals+=("${a[$k/$round]}"); done
+			a[$k]=$(median "${vals[@]}")
+			unset -n a
+		done
+		vals=()
+		for ((round = 1; round <= BENCH_ROUNDS; round++)); do vals+=("${WALL[$k/$round]}"); done
+		WALL_MIN[$k]=$(printf '%s\n' "${vals[@]}" | sort -g | head -1)
+		WALL_MAX[$k]=$(printf '%s\n' "${vals[@]}" | sort -g | tail -1)
+	done
+done
 
 # ---------------------------------------------------------------- report
 
@@ -153,18 +197,21 @@ report() {
 	echo "- restored trees are kept until the end of the run, so no restore follows the harness deleting the previous tool's 25,000 files (ext4 without a journal skips inodes freed in the last 1–6 minutes when it allocates, which makes file creation after a mass deletion several times slower)"
 	echo "- all repositories are encrypted; each tool runs with a fresh private cache directory (not counted in the repository size)"
 	echo "- peak RSS is GNU time's %M (largest process, not a sum over processes); CPU = user + sys"
+	echo "- $BENCH_ROUNDS rounds; in round r the tools run in the order of TOOLS rotated by r-1 ($(for ((r = 1; r <= BENCH_ROUNDS; r++)); do printf '%s' "$(rotated "$r" | sed 's/ $//')"; ((r < BENCH_ROUNDS)) && printf ' / '; done)), each with a fresh repository, and every restore is verified"
 	echo "- before each phase: wait up to ${BENCH_WAIT_IDLE}s for an idle machine; a phase during which other work used > ${BENCH_MAX_NOISE} of the CPU is repeated (up to $BENCH_RETRIES times)"
 	echo
 	echo "## Results"
 	echo
-	echo "| tool | phase | wall s | CPU s | peak RSS MiB | repo size MiB | other CPU s |"
-	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
-	local t p k
+	echo "Medians over $BENCH_ROUNDS rounds (the wall-time range is the fastest and slowest round)."
+	echo
+	echo "| tool | phase | wall s | wall range s | CPU s | peak RSS MiB | repo size MiB | other CPU s |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	local t p k r
 	for t in $TOOLS; do
 		for p in "${PHASES[@]}"; do
 			k=$t/$p
-			printf '| %s | %s | %.2f | %.2f | %s | %s | %.1f |\n' "$t" "${PHASE_NAME[$p]}" "${WALL[$k]}" "${CPU[$k]}" \
-				"$(kib2mib "${RSS[$k]}")" "$(mib "${SIZE[$k]}")" "${OTHER[$k]}"
+			printf '| %s | %s | %.2f | %.2f–%.2f | %.2f | %s | %s | %.1f |\n' "$t" "${PHASE_NAME[$p]}" "${WALL[$k]}" \
+				"${WALL_MIN[$k]}" "${WALL_MAX[$k]}" "${CPU[$k]}" "$(kib2mib "${RSS[$k]}")" "$(mib "${SIZE[$k]}")" "${OTHER[$k]}"
 		done
 	done
 	echo
@@ -173,7 +220,9 @@ report() {
 	local retried=""
 	for t in $TOOLS; do
 		for p in "${PHASES[@]}"; do
-			((${ATTEMPTS[$t/$p]} == 1)) || retried+=" $t ${PHASE_NAME[$p]} (${ATTEMPTS[$t/$p]} attempts);"
+			for ((r = 1; r <= BENCH_ROUNDS; r++)); do
+				((${ATTEMPTS[$t/$p/$r]} == 1)) || retried+=" $t ${PHASE_NAME[$p]} in round $r (${ATTEMPTS[$t/$p/$r]} attempts);"
+			done
 		done
 	done
 	[[ -z $retried ]] || echo "Repeated because other work was running (least disturbed attempt shown):${retried%;}."
@@ -208,12 +257,15 @@ report() {
 }
 
 write_csv() {
-	echo "tool,phase,wall_s,user_s,sys_s,cpu_s,peak_rss_kib,repo_bytes,other_cpu_s,steal_s,attempts,corpus_bytes,corpus_files"
-	local t p k
+	echo "tool,phase,round,wall_s,user_s,sys_s,cpu_s,peak_rss_kib,repo_bytes,other_cpu_s,steal_s,attempts,corpus_bytes,corpus_files"
+	local t p k r
 	for t in $TOOLS; do
 		for p in init "${PHASES[@]}"; do
-			k=$t/$p
-			echo "$t,$p,${WALL[$k]},${USR[$k]},${SYS[$k]},${CPU[$k]},${RSS[$k]},${SIZE[$k]},${OTHER[$k]},${STEAL[$k]},${ATTEMPTS[$k]},$C_BYTES,$C_FILES"
+			for r in $(seq "$BENCH_ROUNDS") median; do
+				k=$t/$p/$r
+				[[ $r == median ]] && k=$t/$p
+				echo "$t,$p,$r,${WALL[$k]},${USR[$k]},${SYS[$k]},${CPU[$k]},${RSS[$k]},${SIZE[$k]},${OTHER[$k]},${STEAL[$k]},${ATTEMPTS[$k]},$C_BYTES,$C_FILES"
+			done
 		done
 	done
 }
