@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: all build test test-deps test-short vet fuzz-smoke cross bench demo
+.PHONY: all build test test-deps test-short vet fuzz-smoke purego cross bench demo
 
 all: build
 
@@ -21,7 +21,14 @@ test: test-deps vet
 	LUMBUNG_REQUIRE_SERVERS=1 $(GO) test -race -timeout 30m $(PKGS)
 	LUMBUNG_REQUIRE_SERVERS=1 LUMBUNG_CRASH_ITERATIONS=$${LUMBUNG_CRASH_ITERATIONS:-25} $(GO) test -timeout 20m -run 'TestCrash' -count=1 ./internal/crashtest/
 	$(MAKE) fuzz-smoke
+	$(MAKE) purego
 	$(MAKE) cross
+
+# Builds without cgo (cross-compiled binaries, CGO_ENABLED=0) compress with
+# klauspost/compress instead of libzstd: the packages that differ are tested
+# that way too.
+purego:
+	CGO_ENABLED=0 $(GO) test -count=1 ./internal/zstdenc/ ./internal/repository/ ./internal/archiver/ ./internal/restorer/
 
 # The real servers the integration tests start (MinIO for S3, PostgreSQL).
 test-deps:

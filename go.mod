@@ -3,6 +3,7 @@ module github.com/lumbung-id/lumbung
 go 1.26.8
 
 require (
+	github.com/DataDog/zstd v1.5.7
 	github.com/klauspost/compress v1.20.3
 	github.com/minio/minio-go/v7 v7.4.1
 	github.com/zeebo/blake3 v0.2.4

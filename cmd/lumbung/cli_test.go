@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/lumbung-id/lumbung/internal/testutil"
+	"github.com/lumbung-id/lumbung/internal/zstdenc"
 )
 
 // snapPath is how a snapshot shows the file rel below the backed-up
@@ -217,7 +218,7 @@ func TestWorkflow(t *testing.T) {
 		t.Errorf("cat snapshot latest: %+v", catSn)
 	}
 	v := decodeAll[map[string]string](t, c.ok("version", "--json"))
-	if v["format_version"] != "1" || v["version"] == "" {
+	if v["format_version"] != "1" || v["version"] == "" || v["zstd"] != zstdenc.Implementation {
 		t.Errorf("version: %v", v)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/zstdenc"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -184,7 +185,7 @@ func runVersion(_ context.Context, e *env, args []string) error {
 		return err
 	}
 	p := fs.printer(e)
-	return p.Result(map[string]string{"version": version, "format_version": fmt.Sprint(repository.FormatVersion)}, func(w io.Writer) {
-		fmt.Fprintf(w, "lumbung %s (repository format %d)\n", version, repository.FormatVersion)
+	return p.Result(map[string]string{"version": version, "format_version": fmt.Sprint(repository.FormatVersion), "zstd": zstdenc.Implementation}, func(w io.Writer) {
+		fmt.Fprintf(w, "lumbung %s (repository format %d; compression: %s)\n", version, repository.FormatVersion, zstdenc.Implementation)
 	})
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/zstdenc"
 )
 
 // BlobType tells file content from directory trees.
@@ -47,27 +48,26 @@ const (
 
 // compressor decides per blob whether compression pays and does it.
 type compressor struct {
-	enc *zstd.Encoder
+	enc *zstdenc.Encoder
 	dec *zstd.Decoder
 	off bool
 }
 
 func newCompressor(cfg *Config) (*compressor, error) {
-	levels := []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedFastest, zstd.SpeedDefault, zstd.SpeedBetterCompression, zstd.SpeedBestCompression}
-	enc, err := zstd.NewWriter(nil,
-		zstd.WithEncoderLevel(levels[cfg.CompressionLevel]),
-		zstd.WithEncoderCRC(false), // the AEAD already authenticates every byte
-		zstd.WithZeroFrames(true),
-		zstd.WithWindowSize(1<<20), // chunks average 1 MiB: a larger window finds nothing more and costs memory
-	)
-	if err != nil {
-		return nil, fmt.Errorf("zstd encoder: %w", err)
+	c := &compressor{off: cfg.Compression == "none" || cfg.CompressionLevel == 0}
+	if !c.off {
+		enc, err := zstdenc.New(cfg.CompressionLevel)
+		if err != nil {
+			return nil, err
+		}
+		c.enc = enc
 	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxBlobSize), zstd.WithDecoderConcurrency(0))
 	if err != nil {
 		return nil, fmt.Errorf("zstd decoder: %w", err)
 	}
-	return &compressor{enc: enc, dec: dec, off: cfg.Compression == "none" || cfg.CompressionLevel == 0}, nil
+	c.dec = dec
+	return c, nil
 }
 
 // sampleSize is how much of a large blob is trial-compressed to decide
@@ -85,15 +85,15 @@ func (c *compressor) encode(dst, data []byte) []byte {
 		mid := len(data)/2 - sampleSize/2
 		// The trial goes into dst's spare room (the real output overwrites
 		// it), not into a new buffer per blob.
-		trial := c.enc.EncodeAll(data[mid:mid+sampleSize], dst[len(dst):len(dst):cap(dst)])
-		if len(trial) > sampleSize*15/16 {
+		trial, ok := c.enc.EncodeAll(data[mid:mid+sampleSize], dst[len(dst):len(dst):cap(dst)])
+		if !ok || len(trial) > sampleSize*15/16 {
 			return append(append(dst, codecRaw), data...)
 		}
 	}
 	start := len(dst)
 	dst = append(dst, codecZstd)
-	dst = c.enc.EncodeAll(data, dst)
-	if len(dst)-start-1 >= len(data)-len(data)/32 {
+	dst, ok := c.enc.EncodeAll(data, dst)
+	if !ok || len(dst)-start-1 >= len(data)-len(data)/32 {
 		dst = append(dst[:start], codecRaw)
 		return append(dst, data...)
 	}
