@@ -93,6 +93,7 @@ type archiver struct {
 	prog   ui.Progress
 	names  *fsmeta.Names
 	files  chan *fileJob
+	large  chan *fileJob // files of largeFile bytes and more (see submit)
 	chunks chan *chunkJob
 	bufs   *bufpool.Pool
 
@@ -222,16 +223,19 @@ func run(ctx context.Context, repo Repo, paths []string, opts Options, save func
 		workers = runtime.GOMAXPROCS(0)
 	}
 	a.files = make(chan *fileJob, workers)
-	a.walkers = make(chan struct{}, runtime.GOMAXPROCS(0))
+	a.large = make(chan *fileJob, 1)
+	a.walkers = make(chan struct{}, walkersPerCPU*runtime.GOMAXPROCS(0))
 	a.chunks = make(chan *chunkJob, runtime.GOMAXPROCS(0))
-	// Chunk buffers in flight: one per file worker, the queue, one per
-	// blob worker.
-	a.bufs = bufpool.New(maxChunk, workers+2*runtime.GOMAXPROCS(0)+1)
+	// Chunk buffers in flight: one per file worker (and the large-file
+	// worker), the queue, one per blob worker.
+	a.bufs = bufpool.New(maxChunk, workers+1+2*runtime.GOMAXPROCS(0)+1)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
-		go func() { defer wg.Done(); a.fileWorker(ctx) }()
+		go func() { defer wg.Done(); a.fileWorker(ctx, a.files) }()
 	}
+	wg.Add(1)
+	go func() { defer wg.Done(); a.fileWorker(ctx, a.large) }()
 	var bwg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
 		bwg.Add(1)
@@ -251,6 +255,7 @@ func run(ctx context.Context, repo Repo, paths []string, opts Options, save func
 	}
 	a.walking.Wait()
 	close(a.files)
+	close(a.large)
 	wg.Wait()
 	close(a.chunks)
 	bwg.Wait()

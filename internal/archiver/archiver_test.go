@@ -57,6 +57,11 @@ func makeSource(t *testing.T) string {
 	if err := os.Link(filepath.Join(dir, "small.txt"), filepath.Join(dir, "hardlink.txt")); err != nil {
 		t.Fatal(err)
 	}
+	// A large file (read by the large-file worker) with a hard link in
+	// another directory, listed before it.
+	if err := os.Link(filepath.Join(dir, "big.bin"), filepath.Join(dir, "kosong", "big-link.bin")); err != nil {
+		t.Fatal(err)
+	}
 	testutil.WriteFile(t, filepath.Join(dir, "caf\xe9 \n odd.tmp"), []byte("odd name"))
 	return dir
 }

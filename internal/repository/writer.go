@@ -49,6 +49,12 @@ type Writer struct {
 	// active counts SaveBlobID calls under way; Commit and Abort wait for
 	// them before closing uploads.
 	active sync.WaitGroup
+	// backlog counts packs sent to the uploaders and not yet stored;
+	// backlogDown is closed (and replaced) whenever it goes down. See
+	// WaitBacklog.
+	backlogMu   sync.Mutex
+	backlog     int
+	backlogDown chan struct{}
 }
 
 // WriterStats counts what a writer added.
@@ -64,7 +70,7 @@ type WriterStats struct {
 func (r *Repository) NewWriter(ctx context.Context) *Writer {
 	wctx, cancel := context.WithCancelCause(ctx)
 	w := &Writer{r: r, ctx: wctx, cancel: cancel, inflight: make(map[crypto.ID]struct{}),
-		uploads: make(chan *packBuilder), lastIdx: time.Now()}
+		uploads: make(chan *packBuilder), lastIdx: time.Now(), backlogDown: make(chan struct{})}
 	// Packs get their full size at once: blobs are sealed into them in
 	// place, so they must never be reallocated. PackSize (or one largest
 	// chunk) plus room for the header; pages a small tree pack never
@@ -202,25 +208,60 @@ func (w *Writer) err(ctx context.Context) error {
 }
 
 func (w *Writer) send(ctx context.Context, pb *packBuilder) error {
+	w.addBacklog(1)
 	select {
 	case w.uploads <- pb:
 		return nil
 	case <-ctx.Done():
+		w.addBacklog(-1)
 		return ctx.Err()
 	case <-w.ctx.Done():
+		w.addBacklog(-1)
 		return context.Cause(w.ctx)
+	}
+}
+
+func (w *Writer) addBacklog(d int) {
+	w.backlogMu.Lock()
+	w.backlog += d
+	if d < 0 {
+		close(w.backlogDown)
+		w.backlogDown = make(chan struct{})
+	}
+	w.backlogMu.Unlock()
+}
+
+// WaitBacklog waits until fewer than n packs wait to be stored or are being
+// stored. A reader of data that costs little CPU per byte (media, archives)
+// calls it before each chunk, so that it feeds the disk at the disk's pace
+// and leaves pack buffers and the CPU to compressible data meanwhile.
+func (w *Writer) WaitBacklog(ctx context.Context, n int) error {
+	for {
+		w.backlogMu.Lock()
+		backlog, down := w.backlog, w.backlogDown
+		w.backlogMu.Unlock()
+		if backlog < n {
+			return nil
+		}
+		select {
+		case <-down:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.ctx.Done():
+			return context.Cause(w.ctx)
+		}
 	}
 }
 
 func (w *Writer) uploadLoop() {
 	defer w.wg.Done()
 	for pb := range w.uploads {
-		if w.ctx.Err() != nil {
-			continue // drain after failure
+		if w.ctx.Err() == nil { // else drain after failure
+			if err := w.upload(pb); err != nil {
+				w.cancel(err)
+			}
 		}
-		if err := w.upload(pb); err != nil {
-			w.cancel(err)
-		}
+		w.addBacklog(-1)
 	}
 }
 
