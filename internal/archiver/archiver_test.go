@@ -11,7 +11,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/lumbung-id/lumbung/internal/backend/faulty"
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/fsmeta"
@@ -402,3 +404,46 @@ func findNode(t *testing.T, repo *repository.Repository, tree crypto.ID, path st
 	}
 	return node
 }
+
+// A repository that fails while large files are being read fails the
+// backup with its error; it does not turn the large files into "unreadable"
+// entries of a snapshot.
+func TestRepositoryFailureDuringLargeFiles(t *testing.T) {
+	ctx := context.Background()
+	be := faulty.Wrap(mem.New())
+	repo, err := repository.Init(ctx, be, []byte("pw"), repository.Options{KDF: crypto.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	for i := range 4 {
+		testutil.WriteFile(t, filepath.Join(src, "media", string(rune('a'+i))+".mp4"), randomData(uint64(i), 12<<20))
+	}
+	// Slow pack saves: the large-file worker soon waits for the backlog,
+	// and is waiting when the first save fails.
+	be.Delay(300 * time.Millisecond)
+	be.FailNthSave(1)
+	var warned []string
+	rec := &warnRecorder{warn: func(p string) { warned = append(warned, p) }}
+	res, err := Backup(ctx, repo, []string{src}, Options{Progress: rec})
+	if err == nil || errors.Is(err, ErrSomeUnreadable) || res != nil {
+		t.Fatalf("Backup = %v, %v; want the repository's error and no snapshot", res, err)
+	}
+	if !errors.Is(err, faulty.ErrInjected) {
+		t.Errorf("Backup error %v does not carry the backend's failure", err)
+	}
+	if len(warned) > 0 {
+		t.Errorf("files reported unreadable for a repository failure: %v", warned)
+	}
+}
+
+type warnRecorder struct {
+	mu   sync.Mutex
+	warn func(string)
+}
+
+func (r *warnRecorder) Start(string, ui.Counts) {}
+func (r *warnRecorder) Add(ui.Counts)           {}
+func (r *warnRecorder) Item(string)             {}
+func (r *warnRecorder) Warn(p string, _ error)  { r.mu.Lock(); r.warn(p); r.mu.Unlock() }
+func (r *warnRecorder) Finish()                 {}

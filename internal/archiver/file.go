@@ -279,7 +279,7 @@ func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *
 		if node.Size >= largeFile {
 			// Feed the disk at its pace (see largeFile).
 			if err := a.w.WaitBacklog(ctx, largeBacklog); err != nil {
-				f.readErr = err
+				f.repoErr.set(err) // the repository failed (or the backup was cancelled), not the file
 				return
 			}
 		}
