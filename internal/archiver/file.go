@@ -185,9 +185,12 @@ const (
 	walkersPerCPU = 4
 )
 
+// isLarge reports whether a file goes to the large-file worker.
+func isLarge(n *repository.Node) bool { return n.Size >= largeFile }
+
 func (a *archiver) submit(ctx context.Context, j *fileJob) {
 	queue := a.files
-	if j.node.Size >= largeFile {
+	if isLarge(j.node) {
 		queue = a.large
 	}
 	select {
@@ -276,7 +279,7 @@ func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *
 	f.refs.Store(1) // the reader's own reference
 	defer f.release()
 	for {
-		if node.Size >= largeFile {
+		if isLarge(node) {
 			// Feed the disk at its pace (see largeFile).
 			if err := a.w.WaitBacklog(ctx, largeBacklog); err != nil {
 				f.repoErr.set(err) // the repository failed (or the backup was cancelled), not the file

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"unsafe"
@@ -112,8 +111,7 @@ func (l *Local) loadDirect(ctx context.Context, h backend.Handle, offset, length
 	}
 	skip := int(offset - start)
 	if n < skip+int(length) {
-		// Shrunk since Stat: cannot happen to an immutable file, but say so.
-		return nil, true, fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, start+int64(n), length, offset, io.ErrUnexpectedEOF)
+		return nil, true, shrunk(h, name, start+int64(n), offset, length)
 	}
 	return mem[skip : skip+int(length) : skip+int(length)], true, nil
 }

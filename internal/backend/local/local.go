@@ -501,10 +501,16 @@ func (l *Local) load(ctx context.Context, h backend.Handle, offset, length int64
 	buf := alloc(length)
 	n, err := readAt(ctx, h, f, buf, offset)
 	if err == nil && n < len(buf) {
-		// Shrunk since Stat: cannot happen to an immutable file, but say so.
-		err = fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, offset+int64(n), length, offset, io.ErrUnexpectedEOF)
+		err = shrunk(h, name, offset+int64(n), offset, length)
 	}
 	return err
+}
+
+// shrunk is the error for a file that ended at end, before the length bytes
+// wanted at offset: it shrank since it was stat'ed, which cannot happen to
+// an immutable file, but say so.
+func shrunk(h backend.Handle, name string, end, offset, length int64) error {
+	return fmt.Errorf("load %v: %s ended after %d bytes, wanted %d at offset %d: %w", h, name, end, length, offset, io.ErrUnexpectedEOF)
 }
 
 // openRange opens h (with extra open flags) for reading length bytes from
