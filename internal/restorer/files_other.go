@@ -43,7 +43,7 @@ func (r *restorer) createPartialFile(f *fileState) (pfile, error) {
 
 // openPartialFile opens f's partial file again for more writes.
 func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
-	fd, err := os.OpenFile(f.tmpPath(), os.O_WRONLY|oNoFollow, 0)
+	fd, err := openPath(f.tmpPath(), os.O_WRONLY|oNoFollow, 0)
 	return pfile{fd}, err
 }
 
@@ -56,5 +56,5 @@ func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
 // movePartialFile renames f's partial file to its real name.
 func (r *restorer) movePartialFile(f *fileState) error {
 	path, tmp := f.pathOf(), f.tmpPath()
-	return r.replace(path, func() error { return os.Rename(tmp, path) })
+	return r.replace(path, func() error { return renamePath(tmp, path) })
 }

@@ -251,9 +251,11 @@ func openDir(d *dirRef) (int, error) {
 		flags |= unix.O_NOFOLLOW
 	}
 	var fd int
-	err := ignoringEINTR(func() (err error) {
-		fd, err = unix.Open(d.path, flags, 0)
-		return err
+	err := onPath(d.path, func(p string) error {
+		return ignoringEINTR(func() (err error) {
+			fd, err = unix.Open(p, flags, 0)
+			return err
+		})
 	})
 	if err != nil {
 		return -1, err

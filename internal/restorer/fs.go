@@ -55,11 +55,11 @@ func partialName(t *repository.Tree, name string) string {
 // never removed later in this restore; its identity is returned, which is
 // checked again whenever it is opened to restore files into.
 func (r *restorer) ensureDir(path string) (fsmeta.Meta, error) {
-	err := os.Mkdir(path, 0o700)
+	err := mkdirPath(path, 0o700)
 	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fsmeta.Meta{}, err
 	}
-	m, lerr := fsmeta.Lstat(path)
+	m, lerr := lstatPath(path)
 	if lerr != nil {
 		return fsmeta.Meta{}, lerr
 	}
@@ -67,7 +67,7 @@ func (r *restorer) ensureDir(path string) (fsmeta.Meta, error) {
 		// An existing directory (say from an earlier restore, read-only in
 		// the snapshot): the owner needs rwx to restore into it; its own
 		// mode is applied again once everything inside is done.
-		if cerr := fsmeta.Chmod(path, m.Mode|0o700); cerr != nil {
+		if cerr := chmodPath(path, m.Mode|0o700); cerr != nil {
 			return fsmeta.Meta{}, fmt.Errorf("existing directory is not writable: %w", cerr)
 		}
 	}
@@ -75,13 +75,13 @@ func (r *restorer) ensureDir(path string) (fsmeta.Meta, error) {
 		if err == nil {
 			return fsmeta.Meta{}, fmt.Errorf("created a directory but found a %s", m.Kind)
 		}
-		if err := os.Remove(path); err != nil {
+		if err := removePath(path); err != nil {
 			return fsmeta.Meta{}, fmt.Errorf("a %s is in the way and cannot be removed: %w", m.Kind, err)
 		}
-		if err := os.Mkdir(path, 0o700); err != nil {
+		if err := mkdirPath(path, 0o700); err != nil {
 			return fsmeta.Meta{}, err
 		}
-		if m, err = fsmeta.Lstat(path); err != nil {
+		if m, err = lstatPath(path); err != nil {
 			return fsmeta.Meta{}, err
 		}
 		if m.Kind != fsmeta.KindDir {
@@ -105,7 +105,7 @@ func (r *restorer) clearAndRetry(path string, err error, do func() error) error 
 	if err == nil {
 		return nil
 	}
-	m, lerr := fsmeta.Lstat(path)
+	m, lerr := lstatPath(path)
 	if lerr != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func (r *restorer) clearAndRetry(path string, err error, do func() error) error 
 			return rerr
 		}
 	case errors.Is(err, fs.ErrExist):
-		if rerr := os.Remove(path); rerr != nil {
+		if rerr := removePath(path); rerr != nil {
 			return fmt.Errorf("%w; cannot remove the %s in the way: %v", err, m.Kind, rerr)
 		}
 	default:
@@ -136,7 +136,7 @@ func (r *restorer) removeDir(path string, m fsmeta.Meta) error {
 	case !r.opts.Overwrite:
 		return errors.New("a directory is in the way (restore with overwrite to replace it)")
 	}
-	return os.RemoveAll(path)
+	return removeAllPath(path)
 }
 
 // createPartial creates the partial file tmp afresh and empty (O_EXCL,
@@ -146,15 +146,15 @@ func (r *restorer) removeDir(path string, m fsmeta.Meta) error {
 // systems.
 func createPartial(tmp string) (*os.File, error) {
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL | oNoFollow
-	f, err := os.OpenFile(tmp, flags, 0o600)
+	f, err := openPath(tmp, flags, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		if m, lerr := fsmeta.Lstat(tmp); lerr == nil && m.Kind == fsmeta.KindDir {
+		if m, lerr := lstatPath(tmp); lerr == nil && m.Kind == fsmeta.KindDir {
 			return nil, fmt.Errorf("a directory is in the way: %w", err)
 		}
-		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := removePath(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			return nil, rerr
 		}
-		f, err = os.OpenFile(tmp, flags, 0o600)
+		f, err = openPath(tmp, flags, 0o600)
 	}
 	if err != nil {
 		return nil, err
@@ -207,16 +207,18 @@ func writeSparse(f pfile, off int64, data []byte) (int64, error) {
 func (r *restorer) applyMeta(path string, m meta, kind fsmeta.Kind) error {
 	var errs []error
 	if r.root {
-		if err := fsmeta.Chown(path, m.uid, m.gid, m.user, m.group, true); err != nil {
+		if err := onPath(path, func(p string) error { return fsmeta.Chown(p, m.uid, m.gid, m.user, m.group, true) }); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if kind != fsmeta.KindSymlink {
-		if err := fsmeta.Chmod(path, r.modeOf(m, kind)); err != nil {
+		if err := chmodPath(path, r.modeOf(m, kind)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := fsmeta.SetTimes(path, r.atimeOf(m), m.mtime, kind == fsmeta.KindSymlink); err != nil {
+	if err := onPath(path, func(p string) error {
+		return fsmeta.SetTimes(p, r.atimeOf(m), m.mtime, kind == fsmeta.KindSymlink)
+	}); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

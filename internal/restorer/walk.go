@@ -165,7 +165,7 @@ func (r *restorer) restoreSymlinks(ctx context.Context) {
 			r.report(s.snap, errors.New(why))
 			continue
 		}
-		err := r.replace(s.path, func() error { return os.Symlink(s.target, s.path) })
+		err := r.replace(s.path, func() error { return symlinkPath(s.target, s.path) })
 		if err != nil {
 			r.report(s.snap, fmt.Errorf("cannot create symlink: %w", err))
 			continue
@@ -203,7 +203,7 @@ func (r *restorer) restoreLink(ctx context.Context, l linkJob) {
 		r.report(l.snap, fmt.Errorf("hard link to %s, which could not be restored", first.snapPath()))
 		return
 	}
-	err := r.replace(l.path, func() error { return os.Link(first.pathOf(), l.path) })
+	err := r.replace(l.path, func() error { return linkPath(first.pathOf(), l.path) })
 	if err != nil {
 		var le *os.LinkError
 		if !errors.As(err, &le) || errors.Is(err, fs.ErrExist) {
@@ -224,7 +224,7 @@ func (r *restorer) restoreLink(ctx context.Context, l linkJob) {
 // copyFile restores a hard link as a copy of the first file's restored
 // content, for file systems without hard links.
 func (r *restorer) copyFile(first *fileState, l linkJob) error {
-	src, err := os.OpenFile(first.pathOf(), os.O_RDONLY|oNoFollow, 0)
+	src, err := openPath(first.pathOf(), os.O_RDONLY|oNoFollow, 0)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (r *restorer) copyFile(first *fileState, l linkJob) error {
 		return fmt.Errorf("copy to %s: %w", tmp, err)
 	}
 	merr := r.applyMeta(tmp, metaOf(first.node), fsmeta.KindFile)
-	if err := r.replace(l.path, func() error { return os.Rename(tmp, l.path) }); err != nil {
+	if err := r.replace(l.path, func() error { return renamePath(tmp, l.path) }); err != nil {
 		return err
 	}
 	return merr
