@@ -1,13 +1,44 @@
 package restorer
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
+	"github.com/lumbung-id/lumbung/internal/ui"
 )
+
+// A restore that failed because the target's disk filled up says so, and
+// what to do; other failures do not.
+func TestFailureNamesAFullDisk(t *testing.T) {
+	full := &fs.PathError{Op: "write", Path: "/t/a.lumbung-partial", Err: syscall.ENOSPC}
+	if runtime.GOOS == "windows" {
+		full.Err = syscall.Errno(112) // ERROR_DISK_FULL
+	}
+	for _, tc := range []struct {
+		err  error
+		hint bool
+	}{
+		{fmt.Errorf("not restored: %w", full), true},
+		{fmt.Errorf("not restored: %w", fs.ErrPermission), false},
+	} {
+		r := &restorer{target: "/srv/pulih", prog: ui.NoProgress}
+		r.report("/data/a", tc.err)
+		err := r.failure(r.result())
+		if !errors.Is(err, ErrSomeFailed) {
+			t.Fatalf("%v: want ErrSomeFailed", err)
+		}
+		if got := strings.Contains(err.Error(), "the disk holding /srv/pulih is full"); got != tc.hint {
+			t.Errorf("%v: names a full disk: %v, want %v", err, got, tc.hint)
+		}
+	}
+}
 
 func TestCheckName(t *testing.T) {
 	bad := []string{"", ".", "..", "/", "/etc/passwd", "a/b", "a/../../x", "../x", "a\x00b", strings.Repeat("x", 70<<10)}

@@ -1,19 +1,19 @@
 package restorer
 
 import (
-	"errors"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/lumbung-id/lumbung/internal/fsmeta"
 )
 
 // The restore names most entries by full path. A snapshot may hold paths
-// longer than a system call accepts (PATH_MAX, 4096 bytes on Linux: deep
-// trees are backed up relative to open directories, so they exist); these
-// wrappers give such a path to the call in a form it accepts (see onPath)
-// and put the real path back into the errors.
+// longer than a system call accepts (PATH_MAX, 4096 bytes on Linux: backup
+// opens deep trees one directory at a time, so they exist); these wrappers
+// give such a path to the call in a form it accepts (fsmeta.OnPath).
+
+// onPath is fsmeta.OnPath.
+func onPath(path string, fn func(p string) error) error { return fsmeta.OnPath(path, fn) }
 
 func mkdirPath(path string, mode fs.FileMode) error {
 	return onPath(path, func(p string) error { return os.Mkdir(p, mode) })
@@ -64,24 +64,4 @@ func onPaths(a, b string, fn func(a, b string) error) error {
 	return onPath(a, func(sa string) error {
 		return onPath(b, func(sb string) error { return fn(sa, sb) })
 	})
-}
-
-// unshorten puts long back where short (the name fn was given for it)
-// appears at the start of a path in err.
-func unshorten(err error, short, long string) error {
-	fix := func(p *string) {
-		if strings.HasPrefix(*p, short) {
-			*p = long + (*p)[len(short):]
-		}
-	}
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		fix(&pe.Path)
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		fix(&le.Old)
-		fix(&le.New)
-	}
-	return err
 }

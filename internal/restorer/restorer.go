@@ -195,6 +195,7 @@ type restorer struct {
 	errs   []FileError
 	failed int64
 	unsafe bool
+	full   bool // some entry failed because the target's disk is full
 }
 
 // Restore restores the tree root (a snapshot's Tree) into opts.Target. It
@@ -283,17 +284,29 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("restore interrupted: %w", err)
 	}
-	if res.Failed > 0 {
-		first := res.Errors[0]
-		unsafe := r.unsafe
-		n := res.Failed
-		total := res.Files + res.Dirs + res.Symlinks + n
-		if unsafe {
-			return res, fmt.Errorf("%w (%d of %d entries; %w for some): first: %s: %s", ErrSomeFailed, n, total, ErrUnsafePath, first.Path, first.Err)
-		}
-		return res, fmt.Errorf("%w (%d of %d entries): first: %s: %s", ErrSomeFailed, n, total, first.Path, first.Err)
+	return res, r.failure(res)
+}
+
+// failure is the error for a finished restore with failed entries (nil if
+// none): how many, the first, and what to do when the disk is full.
+func (r *restorer) failure(res *Result) error {
+	if res.Failed == 0 {
+		return nil
 	}
-	return res, nil
+	first := res.Errors[0]
+	n := res.Failed
+	total := res.Files + res.Dirs + res.Symlinks + n
+	r.errMu.Lock()
+	unsafe, full := r.unsafe, r.full
+	r.errMu.Unlock()
+	hint := ""
+	if full {
+		hint = fmt.Sprintf("; the disk holding %s is full (or the user's quota is used up): free space on it or restore to a larger disk, then run the restore again", r.target)
+	}
+	if unsafe {
+		return fmt.Errorf("%w (%d of %d entries; %w for some): first: %s: %s%s", ErrSomeFailed, n, total, ErrUnsafePath, first.Path, first.Err, hint)
+	}
+	return fmt.Errorf("%w (%d of %d entries): first: %s: %s%s", ErrSomeFailed, n, total, first.Path, first.Err, hint)
 }
 
 func (r *restorer) result() *Result {
@@ -315,6 +328,9 @@ func (r *restorer) report(path string, err error) {
 	}
 	if errors.Is(err, ErrUnsafePath) {
 		r.unsafe = true
+	}
+	if fsmeta.IsNoSpace(err) {
+		r.full = true
 	}
 	r.errMu.Unlock()
 	r.prog.Warn(path, err)

@@ -7,6 +7,4 @@ import "errors"
 // syncDir does nothing on systems without a known way to sync a directory.
 func syncDir(dir string) error { return nil }
 
-func isNoSpace(err error) bool { return false }
-
 func linkUnsupported(err error) bool { return errors.Is(err, errors.ErrUnsupported) }

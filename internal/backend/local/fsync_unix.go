@@ -27,11 +27,6 @@ func syncDir(dir string) error {
 	return err
 }
 
-// isNoSpace reports whether err means the disk or the user's quota is full.
-func isNoSpace(err error) bool {
-	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
-}
-
 // linkUnsupported reports whether a link error means the filesystem cannot
 // make hard links at all (Linux reports EPERM for that, e.g. on vfat).
 func linkUnsupported(err error) bool {

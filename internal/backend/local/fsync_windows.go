@@ -14,15 +14,8 @@ import (
 func syncDir(dir string) error { return nil }
 
 const (
-	errorInvalidFunction = syscall.Errno(1)   // ERROR_INVALID_FUNCTION
-	errorHandleDiskFull  = syscall.Errno(39)  // ERROR_HANDLE_DISK_FULL
-	errorDiskFull        = syscall.Errno(112) // ERROR_DISK_FULL
+	errorInvalidFunction = syscall.Errno(1) // ERROR_INVALID_FUNCTION
 )
-
-// isNoSpace reports whether err means the disk is full.
-func isNoSpace(err error) bool {
-	return errors.Is(err, errorDiskFull) || errors.Is(err, errorHandleDiskFull)
-}
 
 // linkUnsupported reports whether a link error means the filesystem cannot
 // make hard links at all (FAT and exFAT answer ERROR_INVALID_FUNCTION).

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/fsmeta"
 )
 
 const (
@@ -298,7 +299,7 @@ func (l *Local) SaveFile(ctx context.Context, h backend.Handle, path string) err
 		return fmt.Errorf("save %v: %w", h, err)
 	}
 	if err := l.commit(path, final); err != nil {
-		if errors.Is(err, fs.ErrExist) || isNoSpace(err) {
+		if errors.Is(err, fs.ErrExist) || fsmeta.IsNoSpace(err) {
 			return l.saveErr(h, err)
 		}
 		return fmt.Errorf("save %v: %w (%v)", h, errors.ErrUnsupported, err)
@@ -431,7 +432,7 @@ func statErr(name string) error {
 // already match backend.ErrExists and backend.ErrPermission.
 func (l *Local) saveErr(h backend.Handle, err error) error {
 	switch {
-	case isNoSpace(err):
+	case fsmeta.IsNoSpace(err):
 		return fmt.Errorf("save %v: the disk holding %s is full (or the user's quota is used up); free space on it or move the repository to a larger disk, then retry: %w: %w",
 			h, l.dir, backend.ErrNoSpace, err)
 	case errors.Is(err, fs.ErrExist):
