@@ -140,6 +140,7 @@ type Backend interface {
 	Save(ctx context.Context, h Handle, data []byte) error
 	// Load returns length bytes of h starting at offset; length 0 means to the
 	// end. Reading past the end is an error (the file is shorter than expected).
+	// The bytes are the caller's: readers decrypt in place.
 	Load(ctx context.Context, h Handle, offset, length int64) ([]byte, error)
 	// Stat returns the size of h.
 	Stat(ctx context.Context, h Handle) (FileInfo, error)

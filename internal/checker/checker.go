@@ -47,6 +47,7 @@ type Repo interface {
 	ReadPackHeader(ctx context.Context, id crypto.ID, size int64) ([]repository.PackedBlob, error)
 	Snapshots(ctx context.Context, onErr func(id crypto.ID, err error)) ([]repository.SnapshotEntry, error)
 	DecodeBlob(id crypto.ID, loc repository.Location, sealed, buf []byte) ([]byte, error)
+	DecodeBlobInPlace(id crypto.ID, loc repository.Location, sealed []byte, getBuf func(n int) []byte) ([]byte, error)
 	Locks(ctx context.Context) (map[crypto.ID]*repository.LockInfo, error)
 }
 

@@ -1,17 +1,19 @@
 package checker
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/lumbung-id/lumbung/internal/parallel"
 	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/bufpool"
 	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/parallel"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/ui"
 )
@@ -557,14 +559,35 @@ type blobRef struct {
 	loc repository.Location
 }
 
-// reader reads whole packs within a memory budget.
+// overlapping reports whether any two blobs share bytes of the pack.
+func overlapping(blobs []blobRef) bool {
+	locs := make([]repository.Location, len(blobs))
+	for i, b := range blobs {
+		locs[i] = b.loc
+	}
+	slices.SortFunc(locs, func(a, b repository.Location) int { return cmp.Compare(a.Offset, b.Offset) })
+	for i := 1; i < len(locs); i++ {
+		if uint64(locs[i-1].Offset)+uint64(locs[i-1].Length) > uint64(locs[i].Offset) {
+			return true
+		}
+	}
+	return false
+}
+
+// reader reads whole packs within a memory budget. A backend that reads
+// into a given buffer (the local one, around the page cache) reads into
+// buffers kept for the next packs: reading a repository through the page
+// cache would fill it with data read once, evicting what the server's own
+// services keep there, and fresh buffers per pack cost page faults.
 type reader struct {
-	c       *checker
-	budget  *budget
-	maxSize int64
-	bufs    sync.Pool
-	packs   atomic.Int64
-	bytes   atomic.Int64
+	c        *checker
+	budget   *budget
+	maxSize  int64
+	bufs     sync.Pool
+	into     backend.LoaderInto // nil: the backend has no LoadInto
+	packBufs *bufpool.Pool
+	packs    atomic.Int64
+	bytes    atomic.Int64
 }
 
 // Memory for packs read at once. A pack larger than the budget is read
@@ -575,8 +598,28 @@ func newReader(c *checker) *reader {
 	// The largest pack a writer makes: a full pack plus one more blob and
 	// the biggest header.
 	maxSize := int64(c.cfg.PackSize) + repository.MaxBlobSize + 1 + crypto.Overhead + 32<<20 + 4
-	return &reader{c: c, budget: newBudget(readBudget), maxSize: maxSize,
+	rd := &reader{c: c, budget: newBudget(readBudget), maxSize: maxSize,
 		bufs: sync.Pool{New: func() any { return new([]byte) }}}
+	if li, ok := c.be.(backend.LoaderInto); ok {
+		// Room for a full pack and one more blob: what almost every pack
+		// is. A larger one is read into a buffer of its own.
+		rd.into = li
+		rd.packBufs = bufpool.New(int(c.cfg.PackSize)+int(c.cfg.Chunker.Max)+1<<16+backend.LoadIntoSlack, workers())
+	}
+	return rd
+}
+
+// load reads pack id whole; done hands its buffer back once the bytes are
+// no longer used.
+func (rd *reader) load(ctx context.Context, id crypto.ID, size int64) (data []byte, done func(), err error) {
+	h := backend.Handle{Type: backend.PackFile, Name: id.String()}
+	if rd.into == nil {
+		data, err := rd.c.be.Load(ctx, h, 0, size)
+		return data, func() {}, err
+	}
+	buf := rd.packBufs.Get()
+	data, err = rd.into.LoadInto(ctx, h, 0, size, buf)
+	return data, func() { rd.packBufs.Put(buf) }, err
 }
 
 // read loads pack id whole, checks it against its name and decodes blobs.
@@ -598,7 +641,8 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 		return err
 	}
 	defer rd.budget.release(n)
-	data, err := c.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: id.String()}, 0, size)
+	data, done, err := rd.load(ctx, id, size)
+	defer done()
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -620,8 +664,19 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 	rd.packs.Add(1)
 	rd.bytes.Add(int64(len(data)))
 
+	// The name is checked first: blobs are then opened over their own
+	// bytes (the pack is read for this alone), unless the header or index
+	// lists blobs that overlap, where that would damage a neighbour.
+	nameOK := crypto.Hash(data) == id
+	inPlace := !overlapping(blobs)
 	bufp := rd.bufs.Get().(*[]byte)
 	defer rd.bufs.Put(bufp)
+	getBuf := func(n int) []byte {
+		if cap(*bufp) < n {
+			*bufp = make([]byte, 0, n)
+		}
+		return (*bufp)[:0]
+	}
 	var bad []blobRef
 	for _, b := range blobs {
 		end := uint64(b.loc.Offset) + uint64(b.loc.Length)
@@ -629,16 +684,24 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 			bad = append(bad, b)
 			continue
 		}
-		out, err := c.repo.DecodeBlob(b.id, b.loc, data[b.loc.Offset:end], (*bufp)[:0])
+		sealed := data[b.loc.Offset:end:end]
+		var err error
+		if inPlace {
+			_, err = c.repo.DecodeBlobInPlace(b.id, b.loc, sealed, getBuf)
+		} else {
+			var out []byte
+			out, err = c.repo.DecodeBlob(b.id, b.loc, sealed, (*bufp)[:0])
+			if err == nil && cap(out) <= 2*int(c.cfg.Chunker.Max)+1<<20 {
+				*bufp = out[:0] // keep the buffer unless a rare huge blob grew it
+			}
+		}
 		if err != nil {
 			bad = append(bad, b)
-			continue
-		}
-		if cap(out) <= 2*int(c.cfg.Chunker.Max)+1<<20 {
-			*bufp = out[:0] // keep the buffer unless a rare huge blob grew it
 		}
 	}
-	nameOK := crypto.Hash(data) == id
+	if cap(*bufp) > 2*int(c.cfg.Chunker.Max)+1<<20 {
+		*bufp = nil // a rare huge blob grew it: not kept
+	}
 	if nameOK && len(bad) == 0 && !headerBad {
 		return nil
 	}
