@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -160,7 +161,8 @@ func (d *differ) node(a, b *repository.Node, p string, depth int) error {
 }
 
 func metaDiffers(a, b *repository.Node) bool {
-	return a.Mode != b.Mode || a.UID != b.UID || a.GID != b.GID || !a.ModTime.Equal(b.ModTime)
+	return a.Mode != b.Mode || a.UID != b.UID || a.GID != b.GID || !a.ModTime.Equal(b.ModTime) ||
+		!slices.EqualFunc(a.Xattrs, b.Xattrs, func(x, y repository.Xattr) bool { return x.Name == y.Name && bytes.Equal(x.Value, y.Value) })
 }
 
 // whole reports an added or removed node and, for directories, everything in it.

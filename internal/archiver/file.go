@@ -120,7 +120,7 @@ func (a *archiver) unchanged(prev, cur *repository.Node) bool {
 
 func (a *archiver) saveFile(ctx context.Context, path string, node *repository.Node, prev *repository.Node) *future {
 	if a.unchanged(prev, node) {
-		node.Content = prev.Content
+		node.Content, node.Xattrs = prev.Content, prev.Xattrs
 		a.count(func(s *repository.Summary) { s.FilesUnchanged++; s.TotalFiles++; s.TotalBytes += int64(node.Size) })
 		a.prog.Add(ui.Counts{Files: 1, Bytes: int64(node.Size)})
 		return resolved(node)
@@ -149,7 +149,7 @@ func (a *archiver) saveFile(ctx context.Context, path string, node *repository.N
 				f.err = err
 				return
 			}
-			node.Content, node.Error, node.Size = n.Content, n.Error, n.Size
+			node.Content, node.Error, node.Size, node.Xattrs = n.Content, n.Error, n.Size, n.Xattrs
 			a.count(func(s *repository.Summary) {
 				if isNew {
 					s.FilesNew++
@@ -252,6 +252,8 @@ func (a *archiver) readFile(ctx context.Context, ck *chunker.Chunker, j *fileJob
 		a.setMeta(j.node, m)
 		j.node.Size = uint64(m.Size)
 	}
+	xs, xerr := f.Xattrs()
+	a.setXattrs(j.node, j.path, xs, xerr)
 	ck.Reset(f)
 	a.chunkContent(ctx, ck, j.node, j.path, done)
 }

@@ -95,6 +95,8 @@ func (a *archiver) saveVirtualChildren(ctx context.Context, v *vdir, prev *repos
 		}
 		node := a.nodeFromMeta(name, meta)
 		node.Type = repository.NodeDir
+		xs, xerr := fsmeta.XattrsPath(child.path)
+		a.setXattrs(node, child.path, xs, xerr)
 		sub, err := a.saveVirtualChildren(ctx, child, a.prevSubtree(ctx, prevNode))
 		if err != nil {
 			return nil, err
@@ -135,6 +137,22 @@ func (a *archiver) prevSubtree(ctx context.Context, prev *repository.Node) *repo
 		return nil // read everything below again
 	}
 	return t
+}
+
+// setXattrs records xattrs (read from path) in n; a failure to read them is
+// a warning, not a reason to leave the entry out.
+func (a *archiver) setXattrs(n *repository.Node, path string, xs []fsmeta.Xattr, err error) {
+	if err != nil {
+		a.prog.Warn(path, fmt.Errorf("extended attributes (ACLs, labels) not saved: %w", err))
+	}
+	n.Xattrs = nil
+	for _, x := range xs {
+		if len(x.Name) > repository.MaxXattrName || len(x.Value) > repository.MaxXattrValue {
+			a.prog.Warn(path, fmt.Errorf("extended attribute %q not saved: larger than the repository format allows", x.Name))
+			continue
+		}
+		n.Xattrs = append(n.Xattrs, repository.Xattr{Name: x.Name, Value: x.Value})
+	}
 }
 
 func (a *archiver) nodeFromMeta(name string, m fsmeta.Meta) *repository.Node {
@@ -198,6 +216,8 @@ func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name strin
 			node.Error = err.Error()
 		}
 		node.LinkTarget = target
+		xs, xerr := fsmeta.XattrsPath(path)
+		a.setXattrs(node, path, xs, xerr)
 		return resolved(node), nil
 	case fsmeta.KindDir:
 		node.Type = repository.NodeDir
@@ -244,6 +264,8 @@ func (a *archiver) saveDir(ctx context.Context, path string, node *repository.No
 	dir, err := fsmeta.OpenDir(path)
 	if err == nil {
 		defer dir.Close()
+		xs, xerr := fsmeta.XattrsPath(path)
+		a.setXattrs(node, path, xs, xerr)
 		entries, err = dir.ReadDir(-1)
 		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
 	}

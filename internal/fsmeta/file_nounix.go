@@ -41,3 +41,6 @@ func (f *File) Read(p []byte) (int, error) { return f.f.Read(p) }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
+
+// Xattrs returns no extended attributes: they are kept on Linux only.
+func (f *File) Xattrs() ([]Xattr, error) { return nil, nil }

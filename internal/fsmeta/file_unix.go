@@ -143,3 +143,6 @@ func metaFromStat(st *unix.Stat_t) Meta {
 	}
 	return m
 }
+
+// Xattrs returns the open file's extended attributes (see XattrsFD).
+func (f *File) Xattrs() ([]Xattr, error) { return XattrsFD(f.fd, f.path) }

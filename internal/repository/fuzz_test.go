@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,7 +23,8 @@ func sampleTree() *Tree {
 	return &Tree{Nodes: []*Node{
 		{Name: "a.txt", Type: NodeFile, Mode: 0o644, Size: 3, Content: []crypto.ID{crypto.Hash([]byte("a"))}, ModTime: time.Unix(1, 5)},
 		{Name: "caf\xe9", Type: NodeFile, Error: "permission denied"},
-		{Name: "dir", Type: NodeDir, Mode: 0o755, Subtree: crypto.Hash([]byte("t"))},
+		{Name: "dir", Type: NodeDir, Mode: 0o755, Subtree: crypto.Hash([]byte("t")),
+			Xattrs: []Xattr{{Name: "system.posix_acl_default", Value: []byte{2, 0, 0, 0, 1, 0, 6, 0, 255, 255, 255, 255}}, {Name: "user.kosong"}}},
 		{Name: "link", Type: NodeSymlink, LinkTarget: "../x", User: "root", Group: "root"},
 	}}
 }
@@ -64,8 +67,21 @@ func TestTreeRoundTrip(t *testing.T) {
 	for i, n := range in.Nodes {
 		o := out.Nodes[i]
 		if o.Name != n.Name || o.Type != n.Type || o.Mode != n.Mode || o.Size != n.Size || !o.ModTime.Equal(n.ModTime) ||
-			o.LinkTarget != n.LinkTarget || o.Error != n.Error || o.Subtree != n.Subtree || len(o.Content) != len(n.Content) || o.User != n.User {
+			o.LinkTarget != n.LinkTarget || o.Error != n.Error || o.Subtree != n.Subtree || len(o.Content) != len(n.Content) || o.User != n.User ||
+			!slices.EqualFunc(o.Xattrs, n.Xattrs, func(a, b Xattr) bool { return a.Name == b.Name && bytes.Equal(a.Value, b.Value) }) {
 			t.Fatalf("node %d: got %+v want %+v", i, o, n)
+		}
+	}
+	for _, bad := range [][]Xattr{
+		{{Name: ""}},
+		{{Name: "user.a\x00b"}},
+		{{Name: strings.Repeat("x", MaxXattrName+1)}},
+		{{Name: "user.big", Value: make([]byte, MaxXattrValue+1)}},
+		{{Name: "user.b"}, {Name: "user.a"}},
+		{{Name: "user.a"}, {Name: "user.a"}},
+	} {
+		if _, err := EncodeTree(&Tree{Nodes: []*Node{{Name: "f", Type: NodeFile, Xattrs: bad}}}); err == nil {
+			t.Errorf("EncodeTree accepted extended attributes %.40q", bad)
 		}
 	}
 	for _, bad := range []string{"", ".", "..", "a/b", "a\x00b"} {

@@ -64,6 +64,14 @@ type Node struct {
 	Subtree    crypto.ID   // tree blob (directories)
 	LinkTarget string      // symlinks
 	Error      string      // why the content could not be read (files saved without content)
+	Xattrs     []Xattr     // extended attributes (ACLs, SELinux labels, capabilities, user.*), sorted by name
+}
+
+// Xattr is one extended attribute: a name with its namespace ("user.x",
+// "system.posix_acl_access", "security.selinux") and its value as stored.
+type Xattr struct {
+	Name  string
+	Value []byte
 }
 
 // Tree is a directory: nodes sorted by name, names unique.
@@ -92,12 +100,21 @@ const (
 	tagSubtree    = 16
 	tagLinkTarget = 17
 	tagError      = 18
+	tagXattr      = 19
 )
 
 const treeVersion = 1
 
 // maxNameLen bounds names and link targets read from a repository.
 const maxNameLen = 64 << 10
+
+// Limits on extended attributes read from a repository: Linux's own
+// (XATTR_NAME_MAX, XATTR_SIZE_MAX), and a total per entry.
+const (
+	MaxXattrName  = 255
+	MaxXattrValue = 64 << 10
+	maxXattrTotal = 1 << 20
+)
 
 // EncodeTree serialises t; nodes must already be sorted by name.
 func EncodeTree(t *Tree) ([]byte, error) {
@@ -110,6 +127,9 @@ func EncodeTree(t *Tree) ([]byte, error) {
 			return nil, fmt.Errorf("tree: nodes not sorted or duplicated at %q", n.Name)
 		}
 		if err := ValidName(n.Name); err != nil {
+			return nil, err
+		}
+		if err := validXattrs(n); err != nil {
 			return nil, err
 		}
 		node = encodeNode(node[:0], n)
@@ -173,7 +193,52 @@ func encodeNode(b []byte, n *Node) []byte {
 	if n.Error != "" {
 		b = appendField(b, tagError, []byte(n.Error))
 	}
+	for _, x := range n.Xattrs {
+		b = binary.AppendUvarint(b, tagXattr)
+		b = binary.AppendUvarint(b, uint64(uvarintLen(uint64(len(x.Name)))+len(x.Name)+len(x.Value)))
+		b = binary.AppendUvarint(b, uint64(len(x.Name)))
+		b = append(b, x.Name...)
+		b = append(b, x.Value...)
+	}
 	return b
+}
+
+func uvarintLen(v uint64) int {
+	var tmp [binary.MaxVarintLen64]byte
+	return len(binary.AppendUvarint(tmp[:0], v))
+}
+
+// validXattrs checks what decodeNode will demand of n's extended
+// attributes, so no tree is written that cannot be read.
+func validXattrs(n *Node) error {
+	for i, x := range n.Xattrs {
+		switch {
+		case x.Name == "" || len(x.Name) > MaxXattrName || strings.IndexByte(x.Name, 0) >= 0:
+			return fmt.Errorf("tree: %q: invalid extended attribute name %q", n.Name, x.Name)
+		case len(x.Value) > MaxXattrValue:
+			return fmt.Errorf("tree: %q: extended attribute %q of %d bytes", n.Name, x.Name, len(x.Value))
+		case i > 0 && n.Xattrs[i-1].Name >= x.Name:
+			return fmt.Errorf("tree: %q: extended attributes not sorted or duplicated at %q", n.Name, x.Name)
+		}
+	}
+	return nil
+}
+
+// decodeXattr parses one xattr field: uvarint name length ‖ name ‖ value.
+func decodeXattr(val []byte) (Xattr, error) {
+	l, k := binary.Uvarint(val)
+	if k <= 0 || l == 0 || l > MaxXattrName || l > uint64(len(val)-k) {
+		return Xattr{}, fmt.Errorf("bad extended attribute name")
+	}
+	name := string(val[k : k+int(l)])
+	if strings.IndexByte(name, 0) >= 0 {
+		return Xattr{}, fmt.Errorf("extended attribute name %q contains NUL", name)
+	}
+	value := val[k+int(l):]
+	if len(value) > MaxXattrValue {
+		return Xattr{}, fmt.Errorf("extended attribute %q: value of %d bytes", name, len(value))
+	}
+	return Xattr{Name: name, Value: append([]byte(nil), value...)}, nil
 }
 
 // ValidName refuses names that could escape a directory on restore or that
@@ -221,6 +286,7 @@ func DecodeTree(data []byte) (*Tree, error) {
 
 func decodeNode(p []byte) (*Node, error) {
 	n := &Node{}
+	xattrBytes := 0
 	for len(p) > 0 {
 		tag, k := binary.Uvarint(p)
 		if k <= 0 {
@@ -277,6 +343,18 @@ func decodeNode(p []byte) (*Node, error) {
 				return nil, fmt.Errorf("subtree id of %d bytes", len(val))
 			}
 			copy(n.Subtree[:], val)
+		case tagXattr:
+			var x Xattr
+			if x, err = decodeXattr(val); err == nil {
+				xattrBytes += len(val)
+				switch {
+				case xattrBytes > maxXattrTotal:
+					err = fmt.Errorf("extended attributes of more than %d bytes", maxXattrTotal)
+				case len(n.Xattrs) > 0 && n.Xattrs[len(n.Xattrs)-1].Name >= x.Name:
+					err = fmt.Errorf("extended attributes not sorted or duplicated at %q", x.Name)
+				}
+				n.Xattrs = append(n.Xattrs, x)
+			}
 		default:
 			// Unknown optional field from a newer writer: skip.
 		}

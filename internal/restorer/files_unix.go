@@ -347,6 +347,9 @@ func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
 			errs = append(errs, err)
 		}
 	}
+	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsFD(p.fd, tmpPath, xs, r.root) }); err != nil {
+		errs = append(errs, err)
+	}
 	if err := fsmeta.ChmodFD(p.fd, tmpPath, r.modeOf(m, fsmeta.KindFile)); err != nil {
 		errs = append(errs, err)
 	}

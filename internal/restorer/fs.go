@@ -211,6 +211,9 @@ func (r *restorer) applyMeta(path string, m meta, kind fsmeta.Kind) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsPath(path, xs, r.root) }); err != nil {
+		errs = append(errs, err)
+	}
 	if kind != fsmeta.KindSymlink {
 		if err := chmodPath(path, r.modeOf(m, kind)); err != nil {
 			errs = append(errs, err)
@@ -222,6 +225,28 @@ func (r *restorer) applyMeta(path string, m meta, kind fsmeta.Kind) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// setXattrs applies m's extended attributes with set, after the owner
+// (chown drops file capabilities) and before the mode (which sets an ACL's
+// mask). Where the target's file system holds none, the first entry that
+// has some says so and the rest are not tried.
+func (r *restorer) setXattrs(m meta, set func([]fsmeta.Xattr) error) error {
+	if len(m.xattrs) == 0 || r.noXattrs.Load() {
+		return nil
+	}
+	xs := make([]fsmeta.Xattr, len(m.xattrs))
+	for i, x := range m.xattrs {
+		xs[i] = fsmeta.Xattr{Name: x.Name, Value: x.Value}
+	}
+	err := set(xs)
+	if errors.Is(err, fsmeta.ErrXattrUnsupported) {
+		if r.noXattrs.Swap(true) {
+			return nil
+		}
+		return fmt.Errorf("%w (extended attributes, ACLs and labels of this and later entries are not restored)", err)
+	}
+	return err
 }
 
 // modeOf is the mode applied to an entry: setuid and setgid are dropped

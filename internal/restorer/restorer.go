@@ -196,6 +196,8 @@ type restorer struct {
 	failed int64
 	unsafe bool
 	full   bool // some entry failed because the target's disk is full
+
+	noXattrs atomic.Bool // the target's file system holds no extended attributes
 }
 
 // Restore restores the tree root (a snapshot's Tree) into opts.Target. It

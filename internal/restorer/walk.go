@@ -24,10 +24,11 @@ type meta struct {
 	user, group string
 	mtime       time.Time
 	atime       time.Time
+	xattrs      []repository.Xattr
 }
 
 func metaOf(n *repository.Node) meta {
-	return meta{mode: n.Mode, uid: n.UID, gid: n.GID, user: n.User, group: n.Group, mtime: n.ModTime, atime: n.AccessTime}
+	return meta{mode: n.Mode, uid: n.UID, gid: n.GID, user: n.User, group: n.Group, mtime: n.ModTime, atime: n.AccessTime, xattrs: n.Xattrs}
 }
 
 type dirEntry struct {

@@ -1,0 +1,125 @@
+package fsmeta
+
+import (
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// XattrsFD returns the extended attributes of the file open as fd, sorted
+// by name; none where the file system has none. path is for errors.
+func XattrsFD(fd int, path string) ([]Xattr, error) {
+	return readXattrs(path,
+		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) },
+		func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) })
+}
+
+// XattrsPath returns the extended attributes of path itself (a symlink's
+// own, never its target's), sorted by name.
+func XattrsPath(path string) (xs []Xattr, err error) {
+	err = OnPath(path, func(p string) (err error) {
+		xs, err = readXattrs(path,
+			func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) },
+			func(name string, buf []byte) (int, error) { return unix.Lgetxattr(p, name, buf) })
+		return err
+	})
+	return xs, err
+}
+
+func readXattrs(path string, list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]Xattr, error) {
+	var small [1 << 10]byte // one call for the usual file, which has none or a few
+	names, err := sized(small[:], list)
+	switch {
+	case errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOSYS):
+		return nil, nil
+	case err != nil:
+		return nil, &fs.PathError{Op: "listxattr", Path: path, Err: err}
+	case len(names) == 0:
+		return nil, nil
+	}
+	var out []Xattr
+	for name := range strings.SplitSeq(strings.TrimSuffix(string(names), "\x00"), "\x00") {
+		if name == "" {
+			continue
+		}
+		value, err := sized(make([]byte, 256), func(buf []byte) (int, error) { return get(name, buf) })
+		if errors.Is(err, unix.ENODATA) {
+			continue // removed since it was listed
+		}
+		if err != nil {
+			return out, &fs.PathError{Op: "getxattr " + name, Path: path, Err: err}
+		}
+		out = append(out, Xattr{Name: name, Value: slices.Clone(value)})
+	}
+	slices.SortFunc(out, func(a, b Xattr) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// sized calls fn with buf, and with a buffer of the size the kernel asks for
+// while it says buf is too small (ERANGE).
+func sized(buf []byte, fn func([]byte) (int, error)) ([]byte, error) {
+	for range 8 {
+		n, err := fn(buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.ERANGE:
+			need, err := fn(nil)
+			if err != nil {
+				return nil, err
+			}
+			buf = make([]byte, max(need, 2*len(buf)))
+			continue
+		case err != nil:
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+	return nil, unix.ERANGE // growing faster than it can be read
+}
+
+// SetXattrsFD sets extended attributes on the file open as fd, skipping
+// those this process may not set (see XattrSettable). It returns
+// ErrXattrUnsupported (wrapped) if the file system holds none.
+func SetXattrsFD(fd int, path string, xs []Xattr, root bool) error {
+	return setXattrs(path, xs, root, func(name string, value []byte) error {
+		return unix.Fsetxattr(fd, name, value, 0)
+	})
+}
+
+// SetXattrsPath sets extended attributes on path itself, never following
+// a final symlink (see SetXattrsFD).
+func SetXattrsPath(path string, xs []Xattr, root bool) error {
+	if len(xs) == 0 {
+		return nil
+	}
+	return OnPath(path, func(p string) error {
+		return setXattrs(path, xs, root, func(name string, value []byte) error {
+			return unix.Lsetxattr(p, name, value, 0)
+		})
+	})
+}
+
+func setXattrs(path string, xs []Xattr, root bool, set func(string, []byte) error) error {
+	var errs []error
+	for _, x := range xs {
+		if !XattrSettable(x.Name, root) {
+			continue
+		}
+		err := set(x.Name, x.Value)
+		for err == unix.EINTR {
+			err = set(x.Name, x.Value)
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, unix.ENOTSUP) && strings.HasPrefix(x.Name, "user."):
+			return &fs.PathError{Op: "setxattr " + x.Name, Path: path, Err: errors.Join(ErrXattrUnsupported, err)}
+		default:
+			errs = append(errs, &fs.PathError{Op: "setxattr " + x.Name, Path: path, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
