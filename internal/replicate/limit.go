@@ -66,6 +66,21 @@ func (l *limited) Save(ctx context.Context, h backend.Handle, data []byte) error
 	return l.Backend.Save(ctx, h, data)
 }
 
+// LoadInto is Load for a backend that reads into a given buffer (see
+// backend.LoaderInto), paying before the bytes travel.
+func (l *limited) LoadInto(ctx context.Context, h backend.Handle, offset, length int64, buf []byte) ([]byte, error) {
+	li, ok := l.Backend.(backend.LoaderInto)
+	if !ok {
+		return l.Load(ctx, h, offset, length)
+	}
+	if l.loads {
+		if err := wait(ctx, l.lim, int(length)); err != nil {
+			return nil, err
+		}
+	}
+	return li.LoadInto(ctx, h, offset, length, buf)
+}
+
 func (l *limited) Load(ctx context.Context, h backend.Handle, offset, length int64) ([]byte, error) {
 	if l.loads && length > 0 {
 		// The size is known: pay before the bytes travel.

@@ -324,9 +324,15 @@ func (c *copier) copyObject(ctx context.Context, src, dst backend.Backend, phase
 	// travel; a file of another size then fails the hash check below.
 	var data []byte
 	var err error
-	if o.size > maxSize(o.h.Type) || o.size <= 0 {
+	li, into := src.(backend.LoaderInto)
+	switch {
+	case o.size > maxSize(o.h.Type) || o.size <= 0:
 		err = fmt.Errorf("listed as %d bytes, not a valid size for a %v file", o.size, o.h.Type)
-	} else {
+	case into && o.h.Type == backend.PackFile:
+		buf := c.packBufs.Get()
+		defer c.packBufs.Put(buf) // Save has returned by then: no backend keeps the bytes
+		data, err = li.LoadInto(ctx, o.h, 0, o.size, buf)
+	default:
 		data, err = src.Load(ctx, o.h, 0, o.size)
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/bufpool"
 	"github.com/lumbung-id/lumbung/internal/repository"
 )
 
@@ -165,7 +166,7 @@ func Copy(ctx context.Context, src, dst backend.Backend, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	c := &copier{opts: opts, res: &Result{Mode: mode}}
+	c := &copier{opts: opts, res: &Result{Mode: mode}, packBufs: bufpool.New(packBufSize, max(opts.Concurrency, 1))}
 	// The limit is charged once per byte that crosses the link. A mirror
 	// copy saves exactly what it loads, so it pays on the source side,
 	// before the bytes travel, which throttles a pull from a remote source
@@ -224,7 +225,17 @@ type copier struct {
 	res *Result
 
 	src *repository.Repository // the source, opened once (srcRepo)
+
+	// packBufs holds buffers for packs read with backend.LoaderInto (a
+	// local source reads them around the page cache: a copy reads each
+	// pack once, and filling the cache with them would evict what the
+	// server's own services keep there).
+	packBufs *bufpool.Pool
 }
+
+// packBufSize fits every pack of the default size (8 MiB and one more
+// blob); a larger one is read into a buffer of its own.
+const packBufSize = 13<<20 + backend.LoadIntoSlack
 
 // srcRepo returns the source repository opened with SrcPassword, opening
 // it on first use: the key derivation costs tenths of a second and tens of
