@@ -41,21 +41,25 @@ func readXattrs(path string, list func([]byte) (int, error), get func(string, []
 		return nil, nil
 	}
 	var out []Xattr
+	var errs []error
 	for name := range strings.SplitSeq(strings.TrimSuffix(string(names), "\x00"), "\x00") {
 		if name == "" {
 			continue
 		}
 		value, err := sized(make([]byte, 256), func(buf []byte) (int, error) { return get(name, buf) })
-		if errors.Is(err, unix.ENODATA) {
-			continue // removed since it was listed
+		switch {
+		case errors.Is(err, unix.ENODATA):
+			// Removed since it was listed.
+		case err != nil:
+			errs = append(errs, &fs.PathError{Op: "getxattr " + name, Path: path, Err: err})
+		default:
+			out = append(out, Xattr{Name: name, Value: value})
 		}
-		if err != nil {
-			return out, &fs.PathError{Op: "getxattr " + name, Path: path, Err: err}
-		}
-		out = append(out, Xattr{Name: name, Value: slices.Clone(value)})
 	}
+	// Sorted and unique, as the tree format demands.
 	slices.SortFunc(out, func(a, b Xattr) int { return strings.Compare(a.Name, b.Name) })
-	return out, nil
+	out = slices.CompactFunc(out, func(a, b Xattr) bool { return a.Name == b.Name })
+	return out, errors.Join(errs...)
 }
 
 // sized calls fn with buf, and with a buffer of the size the kernel asks for
