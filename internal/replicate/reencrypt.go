@@ -424,7 +424,7 @@ func (r *reenc) copyData(ctx context.Context, srcID crypto.ID) (crypto.ID, error
 	if !r.c.inWindow() {
 		return crypto.ID{}, errPaused
 	}
-	data, err := r.src.LoadBlob(ctx, srcID, nil)
+	data, stored, err := r.src.LoadBlobStored(ctx, srcID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return crypto.ID{}, ctx.Err()
@@ -435,7 +435,14 @@ func (r *reenc) copyData(ctx context.Context, srcID crypto.ID) (crypto.ID, error
 	r.c.res.BlobsRead++
 	r.c.mu.Unlock()
 	d := r.dst.BlobID(data)
-	added, err := r.w.SaveBlobID(ctx, repository.DataBlob, d, data)
+	// The source's compressed form is sealed again as it is: compressing
+	// is most of a copy's CPU, and the data is the same.
+	var added bool
+	if r.w.Compresses() {
+		added, err = r.w.SaveStoredBlob(ctx, repository.DataBlob, d, len(data), stored)
+	} else {
+		added, err = r.w.SaveBlobID(ctx, repository.DataBlob, d, data)
+	}
 	if err != nil {
 		return crypto.ID{}, &destError{fmt.Errorf("save blob to %s: %w", r.dst.Backend().Location(), err)}
 	}

@@ -352,6 +352,15 @@ func (r *Repository) LoadBlob(ctx context.Context, id crypto.ID, buf []byte) ([]
 
 // loadBlobAt reads and verifies the blob at one place.
 func (r *Repository) loadBlobAt(ctx context.Context, id crypto.ID, loc Location, buf []byte) ([]byte, error) {
+	sealed, err := r.loadSealedBlob(ctx, id, loc)
+	if err != nil {
+		return nil, err
+	}
+	return r.DecodeBlob(id, loc, sealed, buf)
+}
+
+// loadSealedBlob reads the stored bytes of a blob at one place.
+func (r *Repository) loadSealedBlob(ctx context.Context, id crypto.ID, loc Location) ([]byte, error) {
 	sealed, err := r.be.Load(ctx, backend.Handle{Type: backend.PackFile, Name: loc.Pack.String()}, int64(loc.Offset), int64(loc.Length))
 	if err == nil && len(sealed) != int(loc.Length) {
 		err = fmt.Errorf("storage returned %d bytes, asked for %d", len(sealed), loc.Length)
@@ -359,7 +368,7 @@ func (r *Repository) loadBlobAt(ctx context.Context, id crypto.ID, loc Location,
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
-	return r.DecodeBlob(id, loc, sealed, buf)
+	return sealed, nil
 }
 
 // PlacesError is the error for a blob that failed in every place it is
@@ -404,16 +413,53 @@ var ErrDamagedBlob = errors.New("damaged blob")
 // DecodeBlob turns the stored bytes of a blob into its data (appended to
 // buf) and verifies the data against the id. sealed is left as it was.
 func (r *Repository) DecodeBlob(id crypto.ID, loc Location, sealed, buf []byte) ([]byte, error) {
+	out, _, err := r.decodeBlob(id, loc, sealed, buf)
+	return out, err
+}
+
+// decodeBlob is DecodeBlob that also returns the blob's stored form (codec
+// and payload, docs/format.md "Blobs").
+func (r *Repository) decodeBlob(id crypto.ID, loc Location, sealed, buf []byte) (data, stored []byte, err error) {
 	plain, err := r.key.Open(nil, sealed, nil)
 	if err != nil {
-		return nil, damagedBlob(id, loc, err)
+		return nil, nil, damagedBlob(id, loc, err)
 	}
 	start := len(buf)
 	out, err := r.comp.decode(buf, plain, int(loc.RawLength))
 	if err != nil {
-		return nil, damagedBlob(id, loc, err)
+		return nil, nil, damagedBlob(id, loc, err)
 	}
-	return out, r.verifyBlob(id, loc, out[start:])
+	return out, plain, r.verifyBlob(id, loc, out[start:])
+}
+
+// LoadBlobStored is LoadBlob that also returns the blob's stored form
+// (codec and payload), verified like the data: a copy into a repository
+// with other keys stores it again as it is (Writer.SaveStoredBlob) instead
+// of compressing the data once more.
+func (r *Repository) LoadBlobStored(ctx context.Context, id crypto.ID) (data, stored []byte, err error) {
+	var locBuf [4]Location
+	locs := r.idx.LookupAll(id, locBuf[:0])
+	if len(locs) == 0 {
+		return nil, nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
+	}
+	var errs []error
+	for _, loc := range locs {
+		sealed, err := r.loadSealedBlob(ctx, id, loc)
+		if err == nil {
+			data, stored, err = r.decodeBlob(id, loc, sealed, nil)
+			if err == nil {
+				return data, stored, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		if errors.Is(err, ErrDamagedBlob) || errors.Is(err, backend.ErrNotExist) {
+			r.idx.MarkBad(id, loc)
+		}
+		errs = append(errs, err)
+	}
+	return nil, nil, PlacesError(id, locs, errs)
 }
 
 // DecodeBlobInPlace is DecodeBlob for a caller that owns sealed and needs it

@@ -104,11 +104,36 @@ var errWriterFinished = errors.New("writer already finished")
 // and the data is copied once. A pack is uploaded when it is full and the
 // last blob sealing into it is done.
 func (w *Writer) SaveBlobID(ctx context.Context, t BlobType, id crypto.ID, data []byte) (bool, error) {
+	return w.save(ctx, t, id, len(data), func(scratch []byte) []byte { return w.r.comp.encode(scratch, data) })
+}
+
+// SaveStoredBlob stores a blob given in its stored form (codec and
+// payload, as Repository.LoadBlobStored returns it from another
+// repository), with rawLen bytes of data and id computed over them, unless
+// it is already stored or in flight. A copy between repositories with
+// different keys seals the source's compressed form again instead of
+// compressing the data once more; a destination that stores blobs
+// uncompressed gets data decoded by the caller through SaveBlobID instead.
+// The stored form is trusted: the caller verified it against the data.
+func (w *Writer) SaveStoredBlob(ctx context.Context, t BlobType, id crypto.ID, rawLen int, stored []byte) (bool, error) {
+	if len(stored) < 1 || stored[0] > codecZstd {
+		return false, fmt.Errorf("save blob: stored form with unknown codec")
+	}
+	return w.save(ctx, t, id, rawLen, func(scratch []byte) []byte { return append(scratch, stored...) })
+}
+
+// Compresses reports whether blobs are stored compressed (see
+// SaveStoredBlob).
+func (w *Writer) Compresses() bool { return !w.r.comp.off }
+
+// save stores a blob of rawLen bytes whose stored form encode appends to a
+// scratch buffer, unless it is already stored or in flight.
+func (w *Writer) save(ctx context.Context, t BlobType, id crypto.ID, rawLen int, encode func(scratch []byte) []byte) (bool, error) {
 	if !t.valid() {
 		return false, fmt.Errorf("save blob: invalid type %d", t)
 	}
-	if len(data) > MaxBlobSize {
-		return false, fmt.Errorf("save blob: %d bytes exceeds the %d-byte limit", len(data), MaxBlobSize)
+	if rawLen > MaxBlobSize {
+		return false, fmt.Errorf("save blob: %d bytes exceeds the %d-byte limit", rawLen, MaxBlobSize)
 	}
 	if err := w.err(ctx); err != nil {
 		return false, err
@@ -128,7 +153,7 @@ func (w *Writer) SaveBlobID(ctx context.Context, t BlobType, id crypto.ID, data 
 	defer w.active.Done()
 
 	scratch := w.sealBufs.Get()
-	plain := w.r.comp.encode(scratch, data)
+	plain := encode(scratch)
 	need := crypto.Overhead + len(plain)
 
 	w.mu.Lock()
@@ -149,14 +174,14 @@ func (w *Writer) SaveBlobID(ctx context.Context, t BlobType, id crypto.ID, data 
 		pb = &packBuilder{buf: buf}
 		w.open[t] = pb
 	}
-	slot := pb.reserve(t, id, need, len(data))
+	slot := pb.reserve(t, id, need, rawLen)
 	pb.writers++
 	if t == DataBlob {
 		w.stats.DataBlobs++
 	} else {
 		w.stats.TreeBlobs++
 	}
-	w.stats.DataBytes += int64(len(data))
+	w.stats.DataBytes += int64(rawLen)
 	w.stats.PackedBytes += int64(need)
 	if len(pb.buf) >= w.r.cfg.PackSize {
 		w.detach(t) // we are sealing into it: the last writer ships it

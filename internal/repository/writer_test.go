@@ -1,6 +1,7 @@
 package repository_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/mem"
+	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
 )
 
@@ -96,5 +98,84 @@ func TestWriterWaitBacklog(t *testing.T) {
 	}
 	if err := w.WaitBacklog(ctx, 1); err != nil {
 		t.Fatalf("WaitBacklog after Commit: %v", err)
+	}
+}
+
+// A blob copied in its stored form into a repository with other keys reads
+// back as the same data there, under the id that repository gives it, and
+// stays compressed without being compressed again.
+func TestSaveStoredBlobAcrossRepositories(t *testing.T) {
+	ctx := context.Background()
+	src, err := repository.Init(ctx, mem.New(), []byte("sumber"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dstBe := mem.New()
+	dst, err := repository.Init(ctx, dstBe, []byte("tujuan"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := bytes.Repeat([]byte("3201010101010001\tBudi Santoso\tSukamaju\n"), 4000)
+	random := make([]byte, 300<<10)
+	rand.Read(random)
+
+	w := src.NewWriter(ctx)
+	var ids []crypto.ID
+	for _, data := range [][]byte{text, random} {
+		id, _, err := w.SaveBlob(ctx, repository.DataBlob, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	dw := dst.NewWriter(ctx)
+	if !dw.Compresses() {
+		t.Fatal("the destination does not compress with default options")
+	}
+	var dstIDs []crypto.ID
+	for i, id := range ids {
+		data, stored, err := src.LoadBlobStored(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && len(stored) >= len(data)/4 {
+			t.Fatalf("the text's stored form is %d bytes for %d of data: not compressed", len(stored), len(data))
+		}
+		d := dst.BlobID(data)
+		if d == id {
+			t.Fatal("both repositories give the blob the same id: keys not independent")
+		}
+		if added, err := dw.SaveStoredBlob(ctx, repository.DataBlob, d, len(data), stored); err != nil || !added {
+			t.Fatalf("save stored blob: added %v, %v", added, err)
+		}
+		dstIDs = append(dstIDs, d)
+	}
+	if _, err := dw.SaveStoredBlob(ctx, repository.DataBlob, crypto.Hash([]byte("x")), 1, []byte{7, 'x'}); err == nil {
+		t.Error("SaveStoredBlob accepted an unknown codec")
+	}
+	if err := dw.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	again, err := repository.Open(ctx, dstBe, []byte("tujuan"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.LoadIndex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][]byte{text, random} {
+		got, err := again.LoadBlob(ctx, dstIDs[i], nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("blob %d in the destination: %d bytes, %v", i, len(got), err)
+		}
+		loc, _ := again.Index().Lookup(dstIDs[i])
+		if i == 0 && int(loc.Length) >= len(text)/4 {
+			t.Errorf("the text is stored in %d bytes in the destination: not kept compressed", loc.Length)
+		}
 	}
 }
