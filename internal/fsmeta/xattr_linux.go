@@ -119,7 +119,9 @@ func setXattrs(path string, xs []Xattr, root bool, set func(string, []byte) erro
 		}
 		switch {
 		case err == nil:
-		case errors.Is(err, unix.ENOTSUP) && strings.HasPrefix(x.Name, "user."):
+		case errors.Is(err, unix.ENOTSUP):
+			// No extended attributes (vfat, exfat), or not this kind (a
+			// file system mounted without ACLs): said once for the restore.
 			return &fs.PathError{Op: "setxattr " + x.Name, Path: path, Err: errors.Join(ErrXattrUnsupported, err)}
 		default:
 			errs = append(errs, &fs.PathError{Op: "setxattr " + x.Name, Path: path, Err: err})
