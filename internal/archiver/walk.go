@@ -264,7 +264,7 @@ func (a *archiver) saveDir(ctx context.Context, path string, node *repository.No
 	dir, err := fsmeta.OpenDir(path)
 	if err == nil {
 		defer dir.Close()
-		xs, xerr := fsmeta.XattrsPath(path)
+		xs, xerr := fsmeta.XattrsFD(int(dir.Fd()), path)
 		a.setXattrs(node, path, xs, xerr)
 		entries, err = dir.ReadDir(-1)
 		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })

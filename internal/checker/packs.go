@@ -690,9 +690,8 @@ func (rd *reader) read(ctx context.Context, id crypto.ID, size int64, blobs []bl
 			_, err = c.repo.DecodeBlobInPlace(b.id, b.loc, sealed, getBuf)
 		} else {
 			var out []byte
-			out, err = c.repo.DecodeBlob(b.id, b.loc, sealed, (*bufp)[:0])
-			if err == nil && cap(out) <= 2*int(c.cfg.Chunker.Max)+1<<20 {
-				*bufp = out[:0] // keep the buffer unless a rare huge blob grew it
+			if out, err = c.repo.DecodeBlob(b.id, b.loc, sealed, (*bufp)[:0]); err == nil {
+				*bufp = out[:0]
 			}
 		}
 		if err != nil {

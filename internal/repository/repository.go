@@ -328,35 +328,34 @@ func (r *Repository) UnindexedPacks(ctx context.Context) (map[crypto.ID]int64, e
 // the index. Only when every place fails is it an error, naming each place
 // tried.
 func (r *Repository) LoadBlob(ctx context.Context, id crypto.ID, buf []byte) ([]byte, error) {
+	data, _, err := r.loadBlob(ctx, id, buf)
+	return data, err
+}
+
+// loadBlob is LoadBlob that also returns the blob's stored form.
+func (r *Repository) loadBlob(ctx context.Context, id crypto.ID, buf []byte) (data, stored []byte, err error) {
 	var locBuf [4]Location
 	locs := r.idx.LookupAll(id, locBuf[:0])
 	if len(locs) == 0 {
-		return nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
+		return nil, nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
 	}
 	var errs []error
 	for _, loc := range locs {
-		out, err := r.loadBlobAt(ctx, id, loc, buf)
+		sealed, err := r.loadSealedBlob(ctx, id, loc)
 		if err == nil {
-			return out, nil
+			if data, stored, err = r.decodeBlob(id, loc, sealed, buf); err == nil {
+				return data, stored, nil
+			}
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		if errors.Is(err, ErrDamagedBlob) || errors.Is(err, backend.ErrNotExist) {
 			r.idx.MarkBad(id, loc)
 		}
 		errs = append(errs, err)
 	}
-	return nil, PlacesError(id, locs, errs)
-}
-
-// loadBlobAt reads and verifies the blob at one place.
-func (r *Repository) loadBlobAt(ctx context.Context, id crypto.ID, loc Location, buf []byte) ([]byte, error) {
-	sealed, err := r.loadSealedBlob(ctx, id, loc)
-	if err != nil {
-		return nil, err
-	}
-	return r.DecodeBlob(id, loc, sealed, buf)
+	return nil, nil, PlacesError(id, locs, errs)
 }
 
 // loadSealedBlob reads the stored bytes of a blob at one place.
@@ -437,29 +436,7 @@ func (r *Repository) decodeBlob(id crypto.ID, loc Location, sealed, buf []byte) 
 // with other keys stores it again as it is (Writer.SaveStoredBlob) instead
 // of compressing the data once more.
 func (r *Repository) LoadBlobStored(ctx context.Context, id crypto.ID) (data, stored []byte, err error) {
-	var locBuf [4]Location
-	locs := r.idx.LookupAll(id, locBuf[:0])
-	if len(locs) == 0 {
-		return nil, nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobNotFound)
-	}
-	var errs []error
-	for _, loc := range locs {
-		sealed, err := r.loadSealedBlob(ctx, id, loc)
-		if err == nil {
-			data, stored, err = r.decodeBlob(id, loc, sealed, nil)
-			if err == nil {
-				return data, stored, nil
-			}
-		}
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		if errors.Is(err, ErrDamagedBlob) || errors.Is(err, backend.ErrNotExist) {
-			r.idx.MarkBad(id, loc)
-		}
-		errs = append(errs, err)
-	}
-	return nil, nil, PlacesError(id, locs, errs)
+	return r.loadBlob(ctx, id, nil)
 }
 
 // DecodeBlobInPlace is DecodeBlob for a caller that owns sealed and needs it

@@ -119,18 +119,7 @@ func TestSaveStoredBlobAcrossRepositories(t *testing.T) {
 	random := make([]byte, 300<<10)
 	rand.Read(random)
 
-	w := src.NewWriter(ctx)
-	var ids []crypto.ID
-	for _, data := range [][]byte{text, random} {
-		id, _, err := w.SaveBlob(ctx, repository.DataBlob, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, id)
-	}
-	if err := w.Commit(ctx); err != nil {
-		t.Fatal(err)
-	}
+	ids := saveReal(t, src, text, random)
 
 	dw := dst.NewWriter(ctx)
 	if !dw.Compresses() {
