@@ -12,6 +12,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/archiver"
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/backend/local"
+	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/ui"
@@ -135,6 +136,7 @@ type backupSummary struct {
 	Duration    float64                     `json:"total_duration"`
 	Adopted     int                         `json:"packs_adopted,omitempty"`
 	Unreadable  []repository.UnreadableFile `json:"unreadable,omitempty"`
+	Changed     []string                    `json:"changed_while_read,omitempty"`
 	*repository.Summary
 }
 
@@ -142,7 +144,7 @@ func printBackup(p *ui.Printer, res *archiver.Result) {
 	sn := res.Snapshot
 	s := sn.Summary
 	out := backupSummary{MessageType: "summary", SnapshotID: res.ID.String(), Duration: s.End.Sub(s.Start).Seconds(),
-		Adopted: res.Adopted, Unreadable: sn.Unreadable, Summary: s}
+		Adopted: res.Adopted, Unreadable: sn.Unreadable, Changed: sn.ChangedWhileRead, Summary: s}
 	if sn.Parent != nil {
 		out.Parent = sn.Parent.String()
 	}
@@ -159,9 +161,29 @@ func printBackup(p *ui.Printer, res *archiver.Result) {
 		for _, u := range sn.Unreadable {
 			fmt.Fprintf(w, "unreadable: %s: %s\n", u.Path, u.Error)
 		}
+		printChanged(w, res.ID, sn)
 		fmt.Fprintf(w, "processed %d files, %s in %s\n", s.TotalFiles, ui.FormatBytes(s.TotalBytes), ui.FormatDuration(s.End.Sub(s.Start).Round(time.Millisecond)))
 		fmt.Fprintf(w, "snapshot %s saved\n", res.ID.Short())
 	})
+}
+
+// printChanged names (a screenful of) the files that changed while they
+// were read, and says what that means.
+func printChanged(w io.Writer, id crypto.ID, sn *repository.Snapshot) {
+	n := sn.Summary.FilesChangedWhileRead
+	if n == 0 {
+		return
+	}
+	const shown = 20
+	for i, p := range sn.ChangedWhileRead {
+		if i == shown {
+			fmt.Fprintf(w, "changed while read: ... and %d more (`lumbung cat snapshot %s` lists up to 1000)\n", n-shown, id.Short())
+			break
+		}
+		fmt.Fprintf(w, "changed while read: %s\n", p)
+	}
+	fmt.Fprintf(w, "files changed while read: %d; each is saved as read, which may mix old and new contents:\n"+
+		"back up live databases from a dump (pg_dump ... | lumbung backup --stdin) or a file-system snapshot\n", n)
 }
 
 // datasetBackupFlags are the backup flags that still apply with --dataset:

@@ -100,8 +100,10 @@ type archiver struct {
 	mu         sync.Mutex
 	summary    repository.Summary
 	unreadable []repository.UnreadableFile
-	skipped    int64
-	hardlinks  map[[2]uint64]*future
+	// changedWhileRead lists files that changed while they were read.
+	changedWhileRead []string
+	skipped          int64
+	hardlinks        map[[2]uint64]*future
 	// openFile opens a file for reading without following symlinks; tests
 	// replace it to simulate unreadable files.
 	openFile func(string) (*fsmeta.File, error)
@@ -281,7 +283,7 @@ func run(ctx context.Context, repo Repo, paths []string, opts Options, save func
 	sn := &repository.Snapshot{
 		Time: opts.Time, Tree: root, Paths: paths, Hostname: opts.Hostname, Tags: opts.Tags,
 		Excludes: opts.Excludes, Dataset: opts.Dataset, ProgramVersion: opts.ProgramVersion,
-		Summary: &a.summary, Unreadable: a.unreadable,
+		Summary: &a.summary, Unreadable: a.unreadable, ChangedWhileRead: a.changedWhileRead,
 		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
 	}
 	sn.Username = currentUser()
@@ -336,6 +338,25 @@ func (a *archiver) count(fn func(*repository.Summary)) {
 	a.mu.Lock()
 	fn(&a.summary)
 	a.mu.Unlock()
+}
+
+// errChangedWhileRead is the warning for a file whose size or times moved
+// while it was read: what the snapshot holds may mix old and new contents.
+var errChangedWhileRead = errors.New("changed while it was read: the snapshot keeps it as read, which may mix old and new contents; " +
+	"back up a live database from a dump (pg_dump ... | lumbung backup --stdin) or from a file-system snapshot")
+
+// maxChangedListed bounds Snapshot.ChangedWhileRead (a busy log directory
+// changes all the time); the summary counts them all.
+const maxChangedListed = 1000
+
+func (a *archiver) warnChanged(path string) {
+	a.mu.Lock()
+	a.summary.FilesChangedWhileRead++
+	if len(a.changedWhileRead) < maxChangedListed {
+		a.changedWhileRead = append(a.changedWhileRead, path)
+	}
+	a.mu.Unlock()
+	a.prog.Warn(path, errChangedWhileRead)
 }
 
 func (a *archiver) warnUnreadable(path string, err error) {

@@ -447,3 +447,95 @@ func (r *warnRecorder) Add(ui.Counts)           {}
 func (r *warnRecorder) Item(string)             {}
 func (r *warnRecorder) Warn(p string, _ error)  { r.mu.Lock(); r.warn(p); r.mu.Unlock() }
 func (r *warnRecorder) Finish()                 {}
+
+// TestFileChangedWhileRead: a file written to between the open and the end
+// of its read is saved as read, warned about, counted and listed in the
+// snapshot; files left alone are not; the next backup reads it again
+// without a warning.
+func TestFileChangedWhileRead(t *testing.T) {
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	cases := []struct {
+		name   string
+		change func(t *testing.T, path string) // runs right after the open
+	}{
+		{"appended", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write([]byte("INSERT INTO penduduk VALUES (2);\n")); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewritten in place", func(t *testing.T, path string) {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.WriteAt([]byte("UPDATE"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			src := t.TempDir()
+			live := filepath.Join(src, "siak.db")
+			quiet := filepath.Join(src, "quiet.txt")
+			testutil.WriteFile(t, live, bytes.Repeat([]byte("INSERT INTO penduduk VALUES (1);\n"), 1000))
+			testutil.WriteFile(t, quiet, []byte("tidak berubah"))
+			for _, p := range []string{live, quiet} {
+				// Old times, so the change moves them even within the
+				// file system's timestamp granularity.
+				if err := os.Chtimes(p, old, old); err != nil {
+					t.Fatal(err)
+				}
+			}
+			prevHook := testOpenHook
+			testOpenHook = func(p string) (*fsmeta.File, error) {
+				f, err := fsmeta.OpenNoFollow(p)
+				if err == nil && p == live {
+					tc.change(t, p)
+				}
+				return f, err
+			}
+			t.Cleanup(func() { testOpenHook = prevHook })
+			var warned []string
+			prog := &warnRecorder{warn: func(p string) { warned = append(warned, p) }}
+			repo := newRepo(t)
+			res, err := Backup(context.Background(), repo, []string{src}, Options{Progress: prog})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sn := res.Snapshot
+			if len(sn.ChangedWhileRead) != 1 || sn.ChangedWhileRead[0] != live || sn.Summary.FilesChangedWhileRead != 1 {
+				t.Fatalf("changed while read: %q (count %d), want only %s", sn.ChangedWhileRead, sn.Summary.FilesChangedWhileRead, live)
+			}
+			if len(warned) != 1 || warned[0] != live {
+				t.Errorf("warnings for %q, want one for %s", warned, live)
+			}
+			want, err := os.ReadFile(live)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]byte{}
+			readBack(t, repo, sn.Tree, "", got)
+			if !bytes.Equal(got[filepath.ToSlash(live)], want) {
+				t.Errorf("saved %d bytes, want the %d read", len(got[filepath.ToSlash(live)]), len(want))
+			}
+
+			testOpenHook = prevHook
+			warned = nil
+			again, err := Backup(context.Background(), repo, []string{src}, Options{Progress: prog, Parent: sn, ParentID: res.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := again.Snapshot.Summary; s.FilesChanged != 1 || s.FilesUnchanged != 1 || s.FilesChangedWhileRead != 0 || len(warned) != 0 {
+				t.Errorf("next backup: %d changed, %d unchanged, %d changed while read, warnings %q; want 1, 1, 0, none",
+					s.FilesChanged, s.FilesUnchanged, s.FilesChangedWhileRead, warned)
+			}
+		})
+	}
+}

@@ -43,6 +43,7 @@ type fileSave struct {
 	jobs    []*chunkJob
 	size    uint64
 	readErr error // set by the reader before it releases its reference
+	changed bool  // the file changed while it was read (set likewise)
 	refs    atomic.Int64
 	repoErr fileErr
 	done    func(error) // called exactly once, when the file is complete
@@ -75,6 +76,9 @@ func (f *fileSave) complete() error {
 		f.node.Content[i] = j.id
 	}
 	f.node.Size = f.size
+	if f.changed {
+		f.a.warnChanged(f.path)
+	}
 	return nil
 }
 
@@ -255,7 +259,11 @@ func (a *archiver) readFile(ctx context.Context, ck *chunker.Chunker, j *fileJob
 	xs, xerr := f.Xattrs()
 	a.setXattrs(j.node, j.path, xs, xerr)
 	ck.Reset(f)
-	a.chunkContent(ctx, ck, j.node, j.path, done)
+	opened := f.Meta()
+	a.chunkContent(ctx, ck, j.node, j.path, done, func(read uint64) bool {
+		now, err := f.Restat()
+		return err == nil && (read != uint64(opened.Size) || fsmeta.ContentChanged(opened, now))
+	})
 }
 
 // saveContent saves a stream as a file's content.
@@ -269,17 +277,24 @@ func (a *archiver) saveContent(ctx context.Context, node *repository.Node, rd io
 			f.node = node
 		}
 		close(f.done)
-	})
+	}, nil)
 	return f
 }
 
 // chunkContent cuts the stream of ck into chunks and queues them for the
 // blob workers. It returns when the stream is read; done is called (maybe
-// later, on another goroutine) when every chunk is saved.
-func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *repository.Node, path string, done func(error)) {
+// later, on another goroutine) when every chunk is saved. changed, if not
+// nil, is asked once the whole stream is read (read bytes of it) whether
+// the source changed meanwhile.
+func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *repository.Node, path string, done func(error), changed func(read uint64) bool) {
 	f := &fileSave{a: a, ctx: ctx, node: node, path: path, done: done}
 	f.refs.Store(1) // the reader's own reference
-	defer f.release()
+	defer func() {
+		if changed != nil && f.readErr == nil && f.repoErr.get() == nil && ctx.Err() == nil {
+			f.changed = changed(f.size)
+		}
+		f.release()
+	}()
 	for {
 		if isLarge(node) {
 			// Feed the disk at its pace (see largeFile).

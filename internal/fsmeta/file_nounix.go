@@ -36,6 +36,16 @@ func OpenNoFollow(path string) (*File, error) {
 // and device are not known here (zero).
 func (f *File) Meta() Meta { return f.meta }
 
+// Restat reads the open file's metadata again, so a reader can tell whether
+// the file changed while it was read.
+func (f *File) Restat() (Meta, error) {
+	fi, err := f.f.Stat()
+	if err != nil {
+		return Meta{}, err
+	}
+	return FromFileInfo(fi), nil
+}
+
 // Read reads up to len(p) bytes; it returns io.EOF at the end of the file.
 func (f *File) Read(p []byte) (int, error) { return f.f.Read(p) }
 

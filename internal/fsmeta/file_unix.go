@@ -77,6 +77,19 @@ func fstatRetry(fd int, st *unix.Stat_t) error {
 // Meta is the metadata of the open file, read when it was opened.
 func (f *File) Meta() Meta { return f.meta }
 
+// Restat reads the open file's metadata again, so a reader can tell whether
+// the file changed while it was read.
+func (f *File) Restat() (Meta, error) {
+	if f.fd < 0 {
+		return Meta{}, os.ErrClosed
+	}
+	var st unix.Stat_t
+	if err := fstatRetry(f.fd, &st); err != nil {
+		return Meta{}, &fs.PathError{Op: "fstat", Path: f.path, Err: err}
+	}
+	return metaFromStat(&st), nil
+}
+
 // Read reads up to len(p) bytes; it returns io.EOF at the end of the file.
 func (f *File) Read(p []byte) (int, error) {
 	if f.fd < 0 {

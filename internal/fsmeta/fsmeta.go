@@ -107,6 +107,14 @@ type Meta struct {
 	Links uint64
 }
 
+// ContentChanged reports whether a file's content may differ between two
+// looks at its metadata: its size, modification time or change time moved.
+// (The change time also moves with owner or mode changes; a reader asking
+// "did it change while I read it" prefers a false alarm to a missed one.)
+func ContentChanged(before, after Meta) bool {
+	return before.Size != after.Size || !before.ModTime.Equal(after.ModTime) || !before.ChangeTime.Equal(after.ChangeTime)
+}
+
 // SameFile reports whether a and b describe the same file, by device and
 // inode. It is false when the inode is unknown (zero), as it is on Windows
 // for metadata from FromFileInfo.

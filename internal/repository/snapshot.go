@@ -31,6 +31,10 @@ type Snapshot struct {
 	// Unreadable lists files whose content could not be read; they are in
 	// the tree with metadata and an error, but no content.
 	Unreadable []UnreadableFile `json:"unreadable,omitempty"`
+	// ChangedWhileRead lists files (at most 1000; Summary counts all) whose
+	// size or times moved while the backup read them: they are stored as
+	// read, which may mix old and new contents.
+	ChangedWhileRead []string `json:"changed_while_read,omitempty"`
 	// Verdict is set by ransomware detection (a later format feature);
 	// readers that do not know it ignore it.
 	Verdict *Verdict `json:"verdict,omitempty"`
@@ -53,6 +57,8 @@ type Summary struct {
 	TotalFiles     int64     `json:"total_files_processed"`
 	TotalBytes     int64     `json:"total_bytes_processed"`
 	Skipped        int64     `json:"skipped,omitempty"` // special files not stored
+	// FilesChangedWhileRead counts files that changed while they were read.
+	FilesChangedWhileRead int64 `json:"files_changed_while_read,omitempty"`
 }
 
 // UnreadableFile names a file that could not be read and why.
