@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	rf.register(f)
 	var excludes, tags stringList
 	f.Var(&excludes, "exclude", "skip files matching `PATTERN` (repeatable; '*.tmp' matches names, '/srv/x/cache' whole paths)")
+	var excludeFiles stringList
+	f.Var(&excludeFiles, "exclude-file", "read exclude patterns from `FILE`, one per line ('#' starts a comment; repeatable)")
+	oneFS := f.Bool("one-file-system", false, "stay on the file systems of the paths given: mount points below them (/proc, /sys, network shares) are saved empty")
 	f.Var(&tags, "tag", "add a `TAG` to the snapshot (repeatable)")
 	stdin := f.Bool("stdin", false, "back up standard input as one file (e.g. pg_dump output)")
 	stdinName := f.String("stdin-filename", "stdin", "file name for --stdin data")
@@ -34,11 +38,18 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	for _, name := range excludeFiles {
+		ps, err := readExcludeFile(name)
+		if err != nil {
+			return err
+		}
+		excludes = append(excludes, ps...)
+	}
 	if lf.used() {
 		if *stdin || len(f.args) > 0 || rf.repo != "" {
 			return usagef("with --config/--dataset the paths (or command) and repository come from the config: give no paths, --stdin or --repo")
 		}
-		return runDatasetBackup(ctx, e, f, &lf, datasetBackupFlags{excludes: excludes, tags: tags, host: *host, force: *force})
+		return runDatasetBackup(ctx, e, f, &lf, datasetBackupFlags{excludes: excludes, tags: tags, host: *host, force: *force, oneFS: *oneFS})
 	}
 	if *stdin && len(f.args) > 0 {
 		return usagef("--stdin takes no paths")
@@ -69,8 +80,8 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 
 	prog := ui.Choose(f.json, e.stdout, e.stderr)
 	cleanTemp(repo.Backend(), prog.Warn)
-	opts := archiver.Options{Excludes: excludes, Tags: tags, Hostname: *host, ProgramVersion: "lumbung " + version, Progress: prog,
-		Scan: f.json || ui.IsTerminal(e.stderr)}
+	opts := archiver.Options{Excludes: excludes, OneFileSystem: *oneFS, Skip: repoSkip(repo.Backend()), Tags: tags, Hostname: *host,
+		ProgramVersion: "lumbung " + version, Progress: prog, Scan: f.json || ui.IsTerminal(e.stderr)}
 	var res *archiver.Result
 	if *stdin {
 		res, err = archiver.BackupReader(ctx, repo, e.stdin, *stdinName, opts)
@@ -105,6 +116,36 @@ func cleanTemp(be backend.Backend, warn func(path string, err error)) {
 	if err := l.CleanTemp(tempMaxAge); err != nil {
 		warn(filepath.Join(l.Dir(), "tmp"), err)
 	}
+}
+
+// repoSkip is what a backup leaves out so that it never saves the
+// repository it writes to: a local repository's directory.
+func repoSkip(be backend.Backend) []string {
+	if l, ok := be.(*local.Local); ok {
+		return []string{l.Dir()}
+	}
+	return nil
+}
+
+// readExcludeFile reads exclude patterns, one per line; blank lines and
+// lines starting with '#' are skipped, and surrounding spaces trimmed.
+func readExcludeFile(name string) ([]string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, usagef("--exclude-file: %v", err)
+	}
+	var ps []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if _, err := filepath.Match(line, ""); err != nil {
+			return nil, usagef("--exclude-file %s line %d: %q: %v", name, i+1, line, err)
+		}
+		ps = append(ps, line)
+	}
+	return ps, nil
 }
 
 // setParent picks the newest trustworthy snapshot of the same host, paths
@@ -191,7 +232,7 @@ func printChanged(w io.Writer, id crypto.ID, sn *repository.Snapshot) {
 type datasetBackupFlags struct {
 	excludes, tags stringList
 	host           string
-	force          bool
+	force, oneFS   bool
 }
 
 // runDatasetBackup backs up a dataset of the config into its first layer,
@@ -225,6 +266,7 @@ func runDatasetBackup(ctx context.Context, e *env, f *flags, lf *layerFlags, df 
 	prog := ui.Choose(f.json, e.stdout, e.stderr)
 	cleanTemp(repo.Backend(), prog.Warn)
 	opts := archiver.Options{Excludes: append(append([]string(nil), d.Excludes...), df.excludes...), Tags: df.tags,
+		OneFileSystem: d.OneFileSystem || df.oneFS, Skip: repoSkip(repo.Backend()),
 		Hostname: df.host, Dataset: d.Name, ProgramVersion: "lumbung " + version, Progress: prog,
 		Scan: f.json || ui.IsTerminal(e.stderr)}
 	var res *archiver.Result

@@ -657,3 +657,29 @@ func TestHelp(t *testing.T) {
 		t.Errorf("no command: want the command list and exit 2: %v", o)
 	}
 }
+
+// TestBackupLeavesOut: --exclude-file patterns (comments and blank lines
+// skipped) leave files out, and a local repository inside the backed-up
+// tree is never saved into itself; a bad pattern in the file is a usage
+// error naming its line.
+func TestBackupLeavesOut(t *testing.T) {
+	t.Parallel()
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"a.txt": "a\n", "b.tmp": "b\n", "cache/c.bin": "c\n", "data/d.csv": "d\n"})
+	c := newCLI(t).withRepo(filepath.Join(src, "lumbung-repo"))
+	c.ok("init")
+	list := filepath.Join(t.TempDir(), "exclude.txt")
+	writeTree(t, filepath.Dir(list), map[string]string{"exclude.txt": "# sementara\n*.tmp\n\n  " + filepath.Join(src, "cache") + "  \n"})
+	c.ok("backup", src, "--exclude-file", list)
+	got := map[string]bool{}
+	for _, n := range messagesOf[lsNode](t, c.ok("ls", "latest", "--json"), "node") {
+		got[n.Path] = true
+	}
+	for rel, want := range map[string]bool{"a.txt": true, "data/d.csv": true, "b.tmp": false, "cache": false, "lumbung-repo": false} {
+		if got[snapPath(src, rel)] != want {
+			t.Errorf("%s in the snapshot: %v, want %v", rel, got[snapPath(src, rel)], want)
+		}
+	}
+	writeTree(t, filepath.Dir(list), map[string]string{"bad.txt": "*.tmp\n[\n"})
+	c.fails(exitUsage, []string{"backup", src, "--exclude-file", filepath.Join(filepath.Dir(list), "bad.txt")}, "line 2")
+}

@@ -53,6 +53,13 @@ type Options struct {
 	// (`*.tmp`); with one, matched against the whole absolute path, and a
 	// matching directory excludes everything below it.
 	Excludes []string
+	// OneFileSystem keeps the backup on the file systems of the paths
+	// given: a directory on another one (a mount point, /proc under /) is
+	// saved empty, and other entries from another one are left out.
+	OneFileSystem bool
+	// Skip lists absolute paths left out without being recorded as
+	// excludes: the repository being written to, when it is local.
+	Skip     []string
 	Tags     []string
 	Hostname string
 	Dataset  string
@@ -366,8 +373,14 @@ func (a *archiver) warnUnreadable(path string, err error) {
 	a.prog.Warn(path, err)
 }
 
-// excluded reports whether path (absolute) matches an exclude pattern.
+// excluded reports whether path (absolute) matches an exclude pattern or
+// is one to skip.
 func (a *archiver) excluded(path string) bool {
+	for _, s := range a.opts.Skip {
+		if path == s {
+			return true
+		}
+	}
 	base := filepath.Base(path)
 	for _, p := range a.opts.Excludes {
 		if !strings.Contains(p, "/") {
@@ -387,13 +400,17 @@ func (a *archiver) excluded(path string) bool {
 func (a *archiver) scan(ctx context.Context, paths []string) {
 	var total ui.Counts
 	last := time.Now()
-	var walk func(string)
-	walk = func(p string) {
+	var walk func(p string, top bool, parentDev uint64)
+	walk = func(p string, top bool, parentDev uint64) {
 		if ctx.Err() != nil || a.excluded(p) {
 			return
 		}
 		fi, err := os.Lstat(p)
 		if err != nil {
+			return
+		}
+		dev := fsmeta.FromFileInfo(fi).Device
+		if !top && a.otherFileSystem(parentDev, dev) {
 			return
 		}
 		switch {
@@ -404,7 +421,7 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 				return
 			}
 			for _, e := range entries {
-				walk(filepath.Join(p, e.Name()))
+				walk(filepath.Join(p, e.Name()), false, dev)
 			}
 		case fi.Mode().IsRegular():
 			total.Files++
@@ -416,7 +433,7 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 		}
 	}
 	for _, p := range paths {
-		walk(p)
+		walk(p, true, 0)
 	}
 	a.prog.Start("backup", total)
 }

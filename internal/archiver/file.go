@@ -259,10 +259,13 @@ func (a *archiver) readFile(ctx context.Context, ck *chunker.Chunker, j *fileJob
 	xs, xerr := f.Xattrs()
 	a.setXattrs(j.node, j.path, xs, xerr)
 	ck.Reset(f)
+	// Metadata, not the count of bytes read, tells whether the file
+	// changed: files of /proc and /sys report sizes that have nothing to
+	// do with what a read returns.
 	opened := f.Meta()
-	a.chunkContent(ctx, ck, j.node, j.path, done, func(read uint64) bool {
+	a.chunkContent(ctx, ck, j.node, j.path, done, func() bool {
 		now, err := f.Restat()
-		return err == nil && (read != uint64(opened.Size) || fsmeta.ContentChanged(opened, now))
+		return err == nil && fsmeta.ContentChanged(opened, now)
 	})
 }
 
@@ -284,14 +287,14 @@ func (a *archiver) saveContent(ctx context.Context, node *repository.Node, rd io
 // chunkContent cuts the stream of ck into chunks and queues them for the
 // blob workers. It returns when the stream is read; done is called (maybe
 // later, on another goroutine) when every chunk is saved. changed, if not
-// nil, is asked once the whole stream is read (read bytes of it) whether
-// the source changed meanwhile.
-func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *repository.Node, path string, done func(error), changed func(read uint64) bool) {
+// nil, is asked once the whole stream is read whether the source changed
+// meanwhile.
+func (a *archiver) chunkContent(ctx context.Context, ck *chunker.Chunker, node *repository.Node, path string, done func(error), changed func() bool) {
 	f := &fileSave{a: a, ctx: ctx, node: node, path: path, done: done}
 	f.refs.Store(1) // the reader's own reference
 	defer func() {
 		if changed != nil && f.readErr == nil && f.repoErr.get() == nil && ctx.Err() == nil {
-			f.changed = changed(f.size)
+			f.changed = changed()
 		}
 		f.release()
 	}()

@@ -39,12 +39,14 @@ func splitPath(p string) []string {
 }
 
 func (a *archiver) saveRoots(ctx context.Context, paths []string, prev *repository.Tree) (crypto.ID, error) {
+	for _, p := range paths {
+		if len(splitPath(p)) == 0 {
+			return a.saveFileSystemRoot(ctx, p)
+		}
+	}
 	root := &vdir{children: map[string]*vdir{}}
 	for _, p := range paths {
 		comps := splitPath(p)
-		if len(comps) == 0 {
-			return crypto.ID{}, fmt.Errorf("cannot back up the file system root %q as a whole; name its directories", p)
-		}
 		vol := filepath.VolumeName(p)
 		cur, curPath := root, vol+string(filepath.Separator)
 		for i, c := range comps {
@@ -67,6 +69,30 @@ func (a *archiver) saveRoots(ctx context.Context, paths []string, prev *reposito
 	return a.saveTree(ctx, &repository.Tree{Nodes: nodes})
 }
 
+// saveFileSystemRoot saves a whole file system ("/"): its root directory's
+// tree is the snapshot's root tree, and it holds every other path given.
+func (a *archiver) saveFileSystemRoot(ctx context.Context, path string) (crypto.ID, error) {
+	meta, err := fsmeta.Lstat(path)
+	if err != nil {
+		return crypto.ID{}, fmt.Errorf("cannot back up %s: %w", path, err)
+	}
+	node := a.nodeFromMeta("", meta)
+	node.Type = repository.NodeDir
+	var prev *repository.Node
+	if a.opts.Parent != nil {
+		prev = &repository.Node{Type: repository.NodeDir, Subtree: a.opts.Parent.Tree}
+	}
+	f, err := a.saveDir(ctx, path, node, prev)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	n, err := f.wait(ctx)
+	if err != nil {
+		return crypto.ID{}, err
+	}
+	return n.Subtree, nil
+}
+
 // saveVirtualChildren saves the children of a virtual directory.
 func (a *archiver) saveVirtualChildren(ctx context.Context, v *vdir, prev *repository.Tree) ([]*repository.Node, error) {
 	names := make([]string, 0, len(v.children))
@@ -82,7 +108,7 @@ func (a *archiver) saveVirtualChildren(ctx context.Context, v *vdir, prev *repos
 			prevNode = prev.Find(name)
 		}
 		if child.leaf {
-			f, err := a.saveEntry(ctx, nil, child.path, name, prevNode, true)
+			f, err := a.saveEntry(ctx, nil, child.path, name, prevNode, true, 0)
 			if err != nil {
 				return nil, err
 			}
@@ -179,7 +205,16 @@ func (a *archiver) setMeta(n *repository.Node, m fsmeta.Meta) {
 // that are skipped (special files, vanished files). top marks a path the user
 // named, whose failure is an error rather than a warning. dir, when not nil,
 // is the open parent directory, so the entry is looked up by name in it.
-func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name string, prev *repository.Node, top bool) (*future, error) {
+// otherFileSystem reports whether an entry on device dev, inside a
+// directory on parentDev, is left out by OneFileSystem. Unknown devices
+// (zero) never differ.
+func (a *archiver) otherFileSystem(parentDev, dev uint64) bool {
+	return a.opts.OneFileSystem && parentDev != 0 && dev != 0 && dev != parentDev
+}
+
+// saveEntry saves one entry of a directory on device parentDev (or, with
+// top set, a path the user named).
+func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name string, prev *repository.Node, top bool, parentDev uint64) (*future, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -198,6 +233,19 @@ func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name strin
 		return nil, nil
 	}
 	node := a.nodeFromMeta(name, meta)
+	if !top && a.otherFileSystem(parentDev, meta.Device) {
+		if meta.Kind != fsmeta.KindDir {
+			return nil, nil
+		}
+		// A mount point stays, empty, as it is before anything is mounted.
+		node.Type = repository.NodeDir
+		id, err := a.saveTree(ctx, &repository.Tree{})
+		if err != nil {
+			return nil, err
+		}
+		node.Subtree = id
+		return resolved(node), nil
+	}
 	switch meta.Kind {
 	case fsmeta.KindFile:
 		node.Type = repository.NodeFile
@@ -284,7 +332,7 @@ func (a *archiver) saveDir(ctx context.Context, path string, node *repository.No
 		if prevTree != nil {
 			prevChild = prevTree.Find(e.Name())
 		}
-		f, err := a.saveEntry(ctx, dir, childPath, e.Name(), prevChild, false)
+		f, err := a.saveEntry(ctx, dir, childPath, e.Name(), prevChild, false, node.DeviceID)
 		if err != nil {
 			return nil, err
 		}

@@ -61,6 +61,9 @@ type Dataset struct {
 	Command       []string `yaml:"command"`
 	StdinFilename string   `yaml:"stdin_filename"`
 	Excludes      []string `yaml:"excludes"`
+	// OneFileSystem keeps the backup on the file systems of Paths (see
+	// archiver.Options.OneFileSystem).
+	OneFileSystem bool `yaml:"one_file_system"`
 	// Layers: the first is where backups are written, the rest receive
 	// replicas in order.
 	Layers []*Layer `yaml:"layers"`
