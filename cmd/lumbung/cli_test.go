@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -682,4 +684,43 @@ func TestBackupLeavesOut(t *testing.T) {
 	}
 	writeTree(t, filepath.Dir(list), map[string]string{"bad.txt": "*.tmp\n[\n"})
 	c.fails(exitUsage, []string{"backup", src, "--exclude-file", filepath.Join(filepath.Dir(list), "bad.txt")}, "line 2")
+}
+
+// TestDump: a file comes out as it was, a directory as a tar archive
+// laid out as a restore would, and a path the snapshot lacks or a symlink
+// is one clear error.
+func TestDump(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("init")
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"siak.sql": "COPY penduduk FROM stdin;\n", "arsip/surat.txt": "Yth. Bupati\n"})
+	if err := os.Symlink("siak.sql", filepath.Join(src, "pintasan")); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("backup", src)
+	if o := c.ok("dump", "latest", filepath.Join(src, "siak.sql")); o.stdout != "COPY penduduk FROM stdin;\n" {
+		t.Errorf("dump of a file wrote %q", o.stdout)
+	}
+	o := c.ok("dump", "latest", src)
+	names := map[string]string{}
+	tr := tar.NewReader(strings.NewReader(o.stdout))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("dump of a directory: not a tar archive: %v", err)
+		}
+		data, _ := io.ReadAll(tr)
+		names[h.Name] = string(data)
+	}
+	rel := strings.TrimPrefix(filepath.ToSlash(src), "/")
+	if names[rel+"/arsip/surat.txt"] != "Yth. Bupati\n" || names[rel+"/siak.sql"] == "" {
+		t.Errorf("archive entries %v", names)
+	}
+	c.fails(exitFailed, []string{"dump", "latest", filepath.Join(src, "tidak-ada")}, "not in the snapshot", "lumbung ls")
+	c.fails(exitFailed, []string{"dump", "latest", filepath.Join(src, "pintasan")}, "symbolic link", "siak.sql")
+	c.fails(exitUsage, []string{"dump", "latest"}, "usage")
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/archiver"
 	"github.com/lumbung-id/lumbung/internal/backend"
 	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/dump"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/zstdenc"
 )
@@ -52,6 +53,7 @@ func commands() []command {
 		{"ls", "list the files in a snapshot", runLs},
 		{"diff", "show what changed between two snapshots", runDiff},
 		{"restore", "restore a snapshot into a directory", runRestore},
+		{"dump", "write a file of a snapshot, or a directory as a tar archive, to standard output", runDump},
 		{"check", "verify the repository's structure and, optionally, every byte", runCheck},
 		{"copy", "copy snapshots of a dataset from one layer to another", runCopy},
 		{"export", "write or verify the offline copy of a dataset (removable disk)", runExport},
@@ -140,7 +142,7 @@ func report(e *env, cmd string, err error) int {
 		return exitOK
 	case errors.As(err, &ue):
 		code = exitUsage
-	case errors.Is(err, archiver.ErrSomeUnreadable):
+	case errors.Is(err, archiver.ErrSomeUnreadable), errors.Is(err, dump.ErrSomeLeftOut):
 		code = exitPartial
 	case errors.Is(err, errLayersFailed):
 		code = exitLayers

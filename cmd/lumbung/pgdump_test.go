@@ -175,6 +175,21 @@ func TestPgDumpRoundTrip(t *testing.T) {
 		if got := pendudukChecksum(t, pg, "siak_pulih2"); got != want {
 			t.Errorf("siak_pulih2 (psql of the restored dump) = %q, want %q as in siak", got, want)
 		}
+
+		// Without a restore target: `lumbung dump SNAP /siak.sql | psql`.
+		dumped := c.ok("dump", snap, "/siak.sql")
+		if got := sha256.Sum256([]byte(dumped.stdout)); !bytes.Equal(got[:], piped.Sum(nil)) {
+			t.Fatal("lumbung dump wrote something else than what pg_dump wrote")
+		}
+		pg.CreateDatabase(t, "siak_pulih3")
+		psql := pg.Command(ctx, "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "siak_pulih3")
+		psql.Stdin = strings.NewReader(dumped.stdout)
+		if out, err := psql.CombinedOutput(); err != nil {
+			t.Fatalf("lumbung dump | psql: %v\n%s", err, clip(string(out), 3000))
+		}
+		if got := pendudukChecksum(t, pg, "siak_pulih3"); got != want {
+			t.Errorf("siak_pulih3 (lumbung dump | psql) = %q, want %q as in siak", got, want)
+		}
 	})
 
 	t.Run("failing pg_dump", func(t *testing.T) {

@@ -14,15 +14,11 @@ import (
 
 func runRestore(ctx context.Context, e *env, args []string) error {
 	f := newFlags("restore")
-	var rf repoFlags
-	rf.register(f)
-	var lf layerFlags
-	lf.register(f, "with --dataset: restore from this `LAYER`, or \"auto\": the nearest layer that has the snapshot")
+	var rd readFlags
+	rd.register(f, "restore")
 	target := f.String("target", "", "restore into this `DIR` (created if missing)")
 	var includes stringList
 	f.Var(&includes, "include", "restore only this `PATH` of the snapshot (repeatable), e.g. /srv/data/siak")
-	host := f.String("host", "", "with \"latest\": the newest snapshot of this host")
-	noLock := f.Bool("no-lock", false, "take no lock (for a repository on read-only storage; only while no maintenance runs)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -32,51 +28,12 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if *target == "" {
 		return usagef("--target DIR is required: say where to restore")
 	}
-	if lf.layer != "" && !lf.used() {
-		return usagef("--layer needs --dataset (and --config or LUMBUNG_CONFIG)")
+	src, err := rd.open(ctx, e, f.args[0])
+	if err != nil {
+		return err
 	}
-	ref, filter := f.args[0], repository.SnapshotFilter{Hostname: *host}
-	var (
-		repo   *repository.Repository
-		unlock func()
-		from   *layerChoice
-		err    error
-	)
-	if lf.used() {
-		if rf.repo != "" {
-			return usagef("give either --repo or --config/--dataset, not both")
-		}
-		from, err = chooseLayer(ctx, e, &lf, ref, filter, noLock)
-		if err != nil {
-			return err
-		}
-		repo, unlock = from.repo, from.unlock
-	} else {
-		if repo, err = rf.open(ctx, e, false); err != nil {
-			return err
-		}
-		if unlock, err = lockShared(ctx, e, repo, noLock); err != nil {
-			return err
-		}
-		if err := loadRepoIndex(ctx, e, repo); err != nil {
-			unlock()
-			return err
-		}
-	}
-	defer unlock()
-	var sn repository.SnapshotEntry
-	if from != nil {
-		sn = from.snapshot
-	} else {
-		var warnings []string
-		sn, warnings, err = repo.ResolveSnapshot(ctx, ref, filter)
-		for _, w := range warnings {
-			fmt.Fprintf(e.stderr, "warning: %s\n", w)
-		}
-		if err != nil {
-			return err
-		}
-	}
+	defer src.unlock()
+	repo, from, sn := src.repo, src.from, src.sn
 	prog := ui.Choose(f.json, e.stdout, e.stderr)
 	res, err := restorer.Restore(ctx, repo, sn.Tree, restorer.Options{Target: *target, Include: includes, Progress: prog})
 	prog.Finish()
@@ -98,6 +55,76 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 		})
 	}
 	return err
+}
+
+// readFlags are the flags of commands that read one snapshot (restore,
+// dump): where it is, which one "latest" means, and locking.
+type readFlags struct {
+	rf     repoFlags
+	lf     layerFlags
+	host   *string
+	noLock *bool
+}
+
+func (r *readFlags) register(f *flags, verb string) {
+	r.rf.register(f)
+	r.lf.register(f, "with --dataset: "+verb+" from this `LAYER`, or \"auto\": the nearest layer that has the snapshot")
+	r.host = f.String("host", "", "with \"latest\": the newest snapshot of this host")
+	r.noLock = f.Bool("no-lock", false, "take no lock (for a repository on read-only storage; only while no maintenance runs)")
+}
+
+// open finds snapshot ref (see openSnapshot).
+func (r *readFlags) open(ctx context.Context, e *env, ref string) (*snapshotSource, error) {
+	if r.lf.layer != "" && !r.lf.used() {
+		return nil, usagef("--layer needs --dataset (and --config or LUMBUNG_CONFIG)")
+	}
+	return openSnapshot(ctx, e, &r.rf, &r.lf, ref, repository.SnapshotFilter{Hostname: *r.host}, r.noLock)
+}
+
+// snapshotSource is a snapshot to read, in its repository: opened, locked
+// (unlock releases both) and with its index loaded.
+type snapshotSource struct {
+	repo   *repository.Repository
+	unlock func()
+	from   *layerChoice // the layer chosen, with --dataset; nil with --repo
+	sn     repository.SnapshotEntry
+}
+
+// openSnapshot finds snapshot ref for a command that reads it (restore,
+// dump): in the repository of --repo, or with --config/--dataset in the
+// nearest layer that has it (chooseLayer).
+func openSnapshot(ctx context.Context, e *env, rf *repoFlags, lf *layerFlags, ref string, filter repository.SnapshotFilter, noLock *bool) (*snapshotSource, error) {
+	if lf.used() {
+		if rf.repo != "" {
+			return nil, usagef("give either --repo or --config/--dataset, not both")
+		}
+		from, err := chooseLayer(ctx, e, lf, ref, filter, noLock)
+		if err != nil {
+			return nil, err
+		}
+		return &snapshotSource{repo: from.repo, unlock: from.unlock, from: from, sn: from.snapshot}, nil
+	}
+	repo, err := rf.open(ctx, e, false)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockShared(ctx, e, repo, noLock)
+	if err != nil {
+		return nil, err
+	}
+	if err := loadRepoIndex(ctx, e, repo); err != nil {
+		unlock()
+		return nil, err
+	}
+	sn, warnings, err := repo.ResolveSnapshot(ctx, ref, filter)
+	for _, w := range warnings {
+		fmt.Fprintf(e.stderr, "warning: %s\n", w)
+	}
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	return &snapshotSource{repo: repo, unlock: unlock, sn: sn}, nil
 }
 
 // layerChoice is the layer a restore reads from, opened, locked, with its
