@@ -724,3 +724,49 @@ func TestDump(t *testing.T) {
 	c.fails(exitFailed, []string{"dump", "latest", filepath.Join(src, "pintasan")}, "symbolic link", "siak.sql")
 	c.fails(exitUsage, []string{"dump", "latest"}, "usage")
 }
+
+// TestFind: find names the snapshots that still hold a deleted file, by
+// name (also ignoring case) or by whole path, in text and JSON.
+func TestFind(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("init")
+	src := t.TempDir()
+	writeTree(t, src, map[string]string{"keuangan/Anggaran-2026.xlsx": "v1", "keuangan/catatan.txt": "x", "umum/anggaran.txt": "y"})
+	first := message[backupSummaryOut](t, c.ok("backup", src, "--json"), "summary").SnapshotID
+	if err := os.Remove(filepath.Join(src, "keuangan", "Anggaran-2026.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	c.ok("backup", src)
+	xlsx := snapPath(src, "keuangan/Anggaran-2026.xlsx")
+	for _, tc := range []struct {
+		args []string
+		want []string // snapshot id prefixes and paths, in order
+	}{
+		{[]string{"*.xlsx"}, []string{first, xlsx}},
+		{[]string{"anggaran*"}, []string{snapPath(src, "umum/anggaran.txt")}},
+		{[]string{"-i", "anggaran*.xlsx"}, []string{first, xlsx}},
+		{[]string{snapPath(src, "keuangan") + "/*.xlsx"}, []string{xlsx}},
+	} {
+		o := c.ok(append([]string{"find"}, tc.args...)...)
+		matches := messagesOf[struct {
+			SnapshotID string `json:"snapshot_id"`
+			Path       string `json:"path"`
+		}](t, c.ok(append([]string{"find", "--json"}, tc.args...)...), "match")
+		for _, w := range tc.want {
+			if !strings.Contains(o.stdout, w[:min(len(w), 8)]) {
+				t.Errorf("find %v: %q missing from\n%s", tc.args, w, o.stdout)
+			}
+		}
+		if tc.want[0] == first && (len(matches) != 1 || matches[0].SnapshotID != first || matches[0].Path != xlsx) {
+			t.Errorf("find --json %v: %+v, want only %s in the first snapshot", tc.args, matches, xlsx)
+		}
+	}
+	if o := c.ok("find", "anggaran*"); strings.Contains(o.stdout, "Anggaran-2026") {
+		t.Errorf("find without -i matched another case:\n%s", o.stdout)
+	}
+	if o := c.ok("find", "*.doc"); !strings.Contains(o.stdout, "0 entries found") {
+		t.Errorf("find of nothing: %q", o.stdout)
+	}
+	c.fails(exitUsage, []string{"find", "["}, "pattern")
+}

@@ -79,10 +79,15 @@ func runLs(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// newLsEntry is the --json form of node n at path p.
+func newLsEntry(p string, n *repository.Node) lsEntry {
+	return lsEntry{MessageType: "node", Path: p, Type: n.Type.String(), Mode: fmt.Sprintf("%04o", n.Mode),
+		Size: n.Size, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group, ModTime: n.ModTime, LinkTarget: n.LinkTarget, Error: n.Error}
+}
+
 func printNode(w io.Writer, asJSON, long bool, p string, n *repository.Node) {
 	if asJSON {
-		_ = ui.NewPrinter(w, true).Result(lsEntry{MessageType: "node", Path: p, Type: n.Type.String(), Mode: fmt.Sprintf("%04o", n.Mode),
-			Size: n.Size, UID: n.UID, GID: n.GID, User: n.User, Group: n.Group, ModTime: n.ModTime, LinkTarget: n.LinkTarget, Error: n.Error}, nil)
+		_ = ui.NewPrinter(w, true).Result(newLsEntry(p, n), nil)
 		return
 	}
 	if !long {

@@ -52,6 +52,7 @@ func commands() []command {
 		{"snapshots", "list snapshots", runSnapshots},
 		{"ls", "list the files in a snapshot", runLs},
 		{"diff", "show what changed between two snapshots", runDiff},
+		{"find", "find files by name or path in every snapshot", runFind},
 		{"restore", "restore a snapshot into a directory", runRestore},
 		{"dump", "write a file of a snapshot, or a directory as a tar archive, to standard output", runDump},
 		{"check", "verify the repository's structure and, optionally, every byte", runCheck},
