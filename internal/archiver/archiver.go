@@ -400,8 +400,10 @@ func (a *archiver) excluded(path string) bool {
 func (a *archiver) scan(ctx context.Context, paths []string) {
 	var total ui.Counts
 	last := time.Now()
-	var walk func(p string, top bool, parentDev uint64)
-	walk = func(p string, top bool, parentDev uint64) {
+	// parentDev is the device of the directory holding p; zero for the
+	// paths given, which are always walked.
+	var walk func(p string, parentDev uint64)
+	walk = func(p string, parentDev uint64) {
 		if ctx.Err() != nil || a.excluded(p) {
 			return
 		}
@@ -410,7 +412,7 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 			return
 		}
 		dev := fsmeta.FromFileInfo(fi).Device
-		if !top && a.otherFileSystem(parentDev, dev) {
+		if a.otherFileSystem(parentDev, dev) {
 			return
 		}
 		switch {
@@ -421,7 +423,7 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 				return
 			}
 			for _, e := range entries {
-				walk(filepath.Join(p, e.Name()), false, dev)
+				walk(filepath.Join(p, e.Name()), dev)
 			}
 		case fi.Mode().IsRegular():
 			total.Files++
@@ -433,7 +435,7 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 		}
 	}
 	for _, p := range paths {
-		walk(p, true, 0)
+		walk(p, 0)
 	}
 	a.prog.Start("backup", total)
 }

@@ -201,10 +201,6 @@ func (a *archiver) setMeta(n *repository.Node, m fsmeta.Meta) {
 	}
 }
 
-// saveEntry saves one file system entry. It returns a nil future for entries
-// that are skipped (special files, vanished files). top marks a path the user
-// named, whose failure is an error rather than a warning. dir, when not nil,
-// is the open parent directory, so the entry is looked up by name in it.
 // otherFileSystem reports whether an entry on device dev, inside a
 // directory on parentDev, is left out by OneFileSystem. Unknown devices
 // (zero) never differ.
@@ -212,8 +208,12 @@ func (a *archiver) otherFileSystem(parentDev, dev uint64) bool {
 	return a.opts.OneFileSystem && parentDev != 0 && dev != 0 && dev != parentDev
 }
 
-// saveEntry saves one entry of a directory on device parentDev (or, with
-// top set, a path the user named).
+// saveEntry saves one file system entry. It returns a nil future for entries
+// that are skipped (special files, vanished files, entries on another file
+// system with OneFileSystem). top marks a path the user named, whose failure
+// is an error rather than a warning; parentDev is the device of the
+// directory holding the entry (unused with top). dir, when not nil, is the
+// open parent directory, so the entry is looked up by name in it.
 func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name string, prev *repository.Node, top bool, parentDev uint64) (*future, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
