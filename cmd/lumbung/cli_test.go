@@ -662,14 +662,18 @@ func TestHelp(t *testing.T) {
 
 // TestBackupLeavesOut: --exclude-file patterns (comments and blank lines
 // skipped) leave files out, and a local repository inside the backed-up
-// tree is never saved into itself; a bad pattern in the file is a usage
-// error naming its line.
+// tree is never saved into itself, also when named through a symlink; a
+// bad pattern in the file is a usage error naming its line.
 func TestBackupLeavesOut(t *testing.T) {
 	t.Parallel()
 	src := t.TempDir()
 	writeTree(t, src, map[string]string{"a.txt": "a\n", "b.tmp": "b\n", "cache/c.bin": "c\n", "data/d.csv": "d\n"})
-	c := newCLI(t).withRepo(filepath.Join(src, "lumbung-repo"))
-	c.ok("init")
+	newCLI(t).withRepo(filepath.Join(src, "lumbung-repo")).ok("init")
+	viaLink := filepath.Join(t.TempDir(), "repo-link")
+	if err := os.Symlink(filepath.Join(src, "lumbung-repo"), viaLink); err != nil {
+		t.Fatal(err)
+	}
+	c := newCLI(t).withRepo(viaLink)
 	list := filepath.Join(t.TempDir(), "exclude.txt")
 	writeTree(t, filepath.Dir(list), map[string]string{"exclude.txt": "# sementara\n*.tmp\n\n  " + filepath.Join(src, "cache") + "  \n"})
 	c.ok("backup", src, "--exclude-file", list)

@@ -107,6 +107,10 @@ type archiver struct {
 	mu         sync.Mutex
 	summary    repository.Summary
 	unreadable []repository.UnreadableFile
+	// skipIDs are the device and inode of the directories of opts.Skip,
+	// so they are left out also when reached by another path (a symlink
+	// or bind mount to the repository).
+	skipIDs map[[2]uint64]bool
 	// changedWhileRead lists files that changed while they were read.
 	changedWhileRead []string
 	skipped          int64
@@ -209,6 +213,7 @@ func run(ctx context.Context, repo Repo, paths []string, opts Options, save func
 	if testOpenHook != nil {
 		a.openFile = testOpenHook
 	}
+	a.skipIDs = skipIdentities(opts.Skip)
 	a.summary.Start = time.Now()
 	maxChunk := repo.ChunkerParams().Max
 
@@ -373,6 +378,26 @@ func (a *archiver) warnUnreadable(path string, err error) {
 	a.prog.Warn(path, err)
 }
 
+// skipIdentities returns the device and inode of each path that exists
+// (following symlinks) and has them.
+func skipIdentities(paths []string) map[[2]uint64]bool {
+	ids := map[[2]uint64]bool{}
+	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil {
+			if m := fsmeta.FromFileInfo(fi); m.Inode != 0 {
+				ids[[2]uint64{m.Device, m.Inode}] = true
+			}
+		}
+	}
+	return ids
+}
+
+// skippedDir reports whether a directory with metadata m is one of
+// opts.Skip, by identity.
+func (a *archiver) skippedDir(m fsmeta.Meta) bool {
+	return m.Kind == fsmeta.KindDir && m.Inode != 0 && a.skipIDs[[2]uint64{m.Device, m.Inode}]
+}
+
 // excluded reports whether path (absolute) matches an exclude pattern or
 // is one to skip.
 func (a *archiver) excluded(path string) bool {
@@ -411,8 +436,9 @@ func (a *archiver) scan(ctx context.Context, paths []string) {
 		if err != nil {
 			return
 		}
-		dev := fsmeta.FromFileInfo(fi).Device
-		if a.otherFileSystem(parentDev, dev) {
+		m := fsmeta.FromFileInfo(fi)
+		dev := m.Device
+		if a.otherFileSystem(parentDev, dev) || a.skippedDir(m) {
 			return
 		}
 		switch {

@@ -232,6 +232,9 @@ func (a *archiver) saveEntry(ctx context.Context, dir *os.File, path, name strin
 		a.warnUnreadable(path, err)
 		return nil, nil
 	}
+	if !top && a.skippedDir(meta) {
+		return nil, nil
+	}
 	node := a.nodeFromMeta(name, meta)
 	if !top && a.otherFileSystem(parentDev, meta.Device) {
 		if meta.Kind != fsmeta.KindDir {
