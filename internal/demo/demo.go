@@ -14,6 +14,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/lumbung-id/lumbung/internal/archiver"
 	"github.com/lumbung-id/lumbung/internal/backend/local"
 	"github.com/lumbung-id/lumbung/internal/checker"
+	"github.com/lumbung-id/lumbung/internal/dump"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/restorer"
 	"github.com/lumbung-id/lumbung/internal/ui"
@@ -165,6 +167,11 @@ func (r *run) localLayer(ctx context.Context) (*localResult, error) {
 		map[string]any{"snapshot": first.ID.String(), "summary": s})
 
 	r.say("change", "Mengubah data / changing data: editing the population dump, adding letters, deleting a file", nil)
+	deleted := filepath.Join(r.src, deletedFile)
+	deletedData, err := os.ReadFile(deleted)
+	if err != nil {
+		return nil, fmt.Errorf("read sample data: %w", err)
+	}
 	if err := mutate(r.src); err != nil {
 		return nil, fmt.Errorf("change sample data: %w", err)
 	}
@@ -189,6 +196,23 @@ func (r *run) localLayer(ctx context.Context) (*localResult, error) {
 		return nil, err
 	}
 	r.say("verify", fmt.Sprintf("Terverifikasi / verified: %d files identical byte for byte", n), map[string]any{"files": n})
+
+	// The file deleted before the second backup is still in the first
+	// snapshot: what `lumbung find` and `lumbung dump` give an admin.
+	node, err := dump.Lookup(ctx, repo, first.Snapshot.Tree, filepath.ToSlash(deleted))
+	if err != nil {
+		return nil, fmt.Errorf("%w: the deleted file is not in the first snapshot: %v", ErrVerifyFailed, err)
+	}
+	var back bytes.Buffer
+	if err := dump.File(ctx, repo, node, &back); err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(back.Bytes(), deletedData) {
+		return nil, fmt.Errorf("%w: %s from the first snapshot differs from the deleted file", ErrVerifyFailed, deleted)
+	}
+	r.say("undelete", fmt.Sprintf("Berkas yang dihapus masih ada di snapshot pertama / the deleted %s is still in the first snapshot, identical (%s): lumbung find %s; lumbung dump %s %s > %s",
+		deletedFile, ui.FormatBytes(int64(back.Len())), filepath.Base(deleted), first.ID.Short(), filepath.ToSlash(deleted), filepath.Base(deleted)),
+		map[string]any{"snapshot": first.ID.String(), "path": filepath.ToSlash(deleted)})
 
 	rep, err := checker.Check(ctx, repo, checker.Options{ReadData: true})
 	if err != nil {

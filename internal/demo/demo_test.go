@@ -78,7 +78,7 @@ func TestDemoRunsEndToEnd(t *testing.T) {
 	for _, s := range steps {
 		order = append(order, s.Step)
 	}
-	want := []string{"generate", "init", "backup-1", "change", "backup-2", "restore", "verify", "check",
+	want := []string{"generate", "init", "backup-1", "change", "backup-2", "restore", "verify", "undelete", "check",
 		"serve", "config", "replicate", "check-server", "export", "export-verify", "status",
 		"ransomware", "restore-server", "verify-server", "done"}
 	if !slices.Equal(order, want) {

@@ -90,6 +90,9 @@ func writeFile(name string, data []byte) error {
 }
 
 // mutate changes the sample like a working day would.
+// deletedFile is the file mutate deletes, relative to the sample directory.
+var deletedFile = filepath.Join("arsip", "scan-000.pdf")
+
 func mutate(dir string) error {
 	f, err := os.OpenFile(filepath.Join(dir, "dukcapil", "siak.sql"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -106,5 +109,5 @@ func mutate(dir string) error {
 			return err
 		}
 	}
-	return os.Remove(filepath.Join(dir, "arsip", "scan-000.pdf"))
+	return os.Remove(filepath.Join(dir, deletedFile))
 }
