@@ -766,10 +766,32 @@ func TestFind(t *testing.T) {
 			t.Errorf("find --json %v: %+v, want only %s in the first snapshot", tc.args, matches, xlsx)
 		}
 	}
-	if o := c.ok("find", "anggaran*"); strings.Contains(o.stdout, "Anggaran-2026") {
+	// A snapshot whose trees are damaged is named, the others still searched.
+	other := t.TempDir()
+	writeTree(t, other, map[string]string{"lain/anggaran-lama.xlsx": "v0"})
+	before := map[string]bool{}
+	for _, p := range packFiles(t, c.repo()) {
+		before[p] = true
+	}
+	broken := message[backupSummaryOut](t, c.ok("backup", other, "--json"), "summary").SnapshotID
+	for _, p := range packFiles(t, c.repo()) {
+		if !before[p] {
+			if err := os.WriteFile(p, []byte("rusak"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	o := c.run("find", "*.xlsx")
+	if o.code != exitFailed || !strings.Contains(o.stderr, "1 of 3 snapshots could not be searched") {
+		t.Errorf("find past a damaged snapshot: %v, want exit code %d saying 1 of 3 could not be searched", o, exitFailed)
+	}
+	if !strings.Contains(o.stdout, xlsx) || !strings.Contains(o.stderr, broken[:8]) {
+		t.Errorf("find past a damaged snapshot: stdout %q, stderr %q; want %s found and %s named", o.stdout, o.stderr, xlsx, broken[:8])
+	}
+	if o := c.ok("find", "anggaran*", "--snapshot", first); strings.Contains(o.stdout, "Anggaran-2026") {
 		t.Errorf("find without -i matched another case:\n%s", o.stdout)
 	}
-	if o := c.ok("find", "*.doc"); !strings.Contains(o.stdout, "0 entries found") {
+	if o := c.ok("find", "*.doc", "--snapshot", first); !strings.Contains(o.stdout, "0 entries found") {
 		t.Errorf("find of nothing: %q", o.stdout)
 	}
 	c.fails(exitUsage, []string{"find", "["}, "pattern")

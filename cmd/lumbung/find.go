@@ -71,11 +71,17 @@ func runFind(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	s := &treeSearch{repo: repo, match: m, memo: map[treeAt][]foundEntry{}}
-	found, holding := 0, 0
+	found, holding, failed := 0, 0, 0
 	for _, sn := range list {
 		entries, err := s.search(ctx, sn.Tree, "/", 0)
 		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", sn.ID.Short(), err)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A damaged snapshot does not hide what the others hold.
+			failed++
+			fmt.Fprintf(e.stderr, "error: snapshot %s could not be searched: %v\n", sn.ID.Short(), err)
+			continue
 		}
 		if len(entries) == 0 {
 			continue
@@ -96,6 +102,9 @@ func runFind(ctx context.Context, e *env, args []string) error {
 	}
 	if !f.json {
 		fmt.Fprintf(e.stdout, "%d entries found, in %d of the %d snapshots searched\n", found, holding, len(list))
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d snapshots could not be searched (named above): run `lumbung check`", failed, len(list))
 	}
 	return nil
 }
