@@ -19,6 +19,7 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	target := f.String("target", "", "restore into this `DIR` (created if missing)")
 	var includes stringList
 	f.Var(&includes, "include", "restore only this `PATH` of the snapshot (repeatable), e.g. /srv/data/siak")
+	skipIdentical := f.Bool("skip-identical", false, "keep files already in the target whose content is the snapshot's (read and compared, not judged by size and time); for a restore run again after an interruption")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -35,11 +36,11 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	defer src.unlock()
 	repo, from, sn := src.repo, src.from, src.sn
 	prog := ui.Choose(f.json, e.stdout, e.stderr)
-	res, err := restorer.Restore(ctx, repo, sn.Tree, restorer.Options{Target: *target, Include: includes, Progress: prog})
+	res, err := restorer.Restore(ctx, repo, sn.Tree, restorer.Options{Target: *target, Include: includes, Progress: prog, SkipIdentical: *skipIdentical})
 	prog.Finish()
 	if res != nil {
 		out := map[string]any{"message_type": "summary", "snapshot_id": sn.ID.String(), "target": *target,
-			"files_restored": res.Files, "dirs_restored": res.Dirs, "bytes_restored": res.Bytes, "errors": res.Errors}
+			"files_restored": res.Files, "files_kept": res.Kept, "dirs_restored": res.Dirs, "bytes_restored": res.Bytes, "errors": res.Errors}
 		if from != nil {
 			out["layer"], out["skipped_layers"] = from.layer.Name, from.skipped
 		}
@@ -49,6 +50,9 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 				via = " from layer " + from.layer.Name
 			}
 			fmt.Fprintf(w, "restored snapshot %s%s to %s: %d files, %d directories, %s\n", sn.ID.Short(), via, *target, res.Files, res.Dirs, ui.FormatBytes(res.Bytes))
+			if res.Kept > 0 {
+				fmt.Fprintf(w, "%d of the files were already there with the snapshot's content and were kept\n", res.Kept)
+			}
 			for _, fe := range res.Errors {
 				fmt.Fprintf(w, "error: %s: %s\n", fe.Path, fe.Err)
 			}

@@ -122,6 +122,11 @@ func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repositor
 	if linked && r.links[key] == nil {
 		r.links[key] = fs
 	}
+	if r.opts.SkipIdentical && r.keepIdentical(dir, n) {
+		fs.ok, fs.size = true, int64(n.Size)
+		r.dirFDs.fileDone(dir)
+		return
+	}
 	if n.Error != "" {
 		fs.missing = true
 		fs.setErr(fmt.Errorf("content was not backed up: the file could not be read during backup (%s)", n.Error))

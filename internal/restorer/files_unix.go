@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/lumbung-id/lumbung/internal/fsmeta"
@@ -339,30 +340,39 @@ func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
 // bits, both through the descriptor, then times. merr says which metadata
 // could not be applied, cerr that closing failed.
 func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
-	m := metaOf(f.node)
-	tmpPath := f.tmpPath()
+	return r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node)), p.close()
+}
+
+// setFileMeta applies m to the open file fd, called name in dir: owner
+// first (as root; chown clears setuid and setgid), extended attributes,
+// mode bits, all through the descriptor, then times by name.
+func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta) error {
+	path := filepath.Join(dir.path, name)
 	var errs []error
 	if r.root {
-		if err := fsmeta.ChownFD(p.fd, tmpPath, m.uid, m.gid, m.user, m.group, true); err != nil {
+		if err := fsmeta.ChownFD(fd, path, m.uid, m.gid, m.user, m.group, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsFD(p.fd, tmpPath, xs, r.root) }); err != nil {
+	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsFD(fd, path, xs, r.root) }); err != nil {
 		errs = append(errs, err)
 	}
-	if err := fsmeta.ChmodFD(p.fd, tmpPath, r.modeOf(m, fsmeta.KindFile)); err != nil {
+	if err := fsmeta.ChmodFD(fd, path, r.modeOf(m, fsmeta.KindFile)); err != nil {
 		errs = append(errs, err)
 	}
-	if dfd, err := r.dirFDs.acquire(f.dir); err != nil {
+	if dfd, err := r.dirFDs.acquire(dir); err != nil {
 		errs = append(errs, err)
 	} else {
-		_, tmp := f.at(dfd)
-		if err := fsmeta.SetTimesAt(dfd, tmp, tmpPath, r.atimeOf(m), m.mtime); err != nil {
+		at := name
+		if dfd == unix.AT_FDCWD {
+			at = path
+		}
+		if err := fsmeta.SetTimesAt(dfd, at, path, r.atimeOf(m), m.mtime); err != nil {
 			errs = append(errs, err)
 		}
-		r.dirFDs.release(f.dir)
+		r.dirFDs.release(dir)
 	}
-	return errors.Join(errs...), p.close()
+	return errors.Join(errs...)
 }
 
 // movePartialFile renames f's partial file to its real name; only if that

@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/lumbung-id/lumbung/internal/backend"
+	"github.com/lumbung-id/lumbung/internal/chunker"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/fsmeta"
 	"github.com/lumbung-id/lumbung/internal/repository"
@@ -72,6 +73,12 @@ type Repo interface {
 	// blobs whose places disagree about its length.
 	LoadBlob(ctx context.Context, id crypto.ID, buf []byte) ([]byte, error)
 	Index() *repository.Index
+	// BlobID, ChunkerTable and ChunkerParams cut a file already in the
+	// target as a backup would, to tell whether it holds a node's content
+	// (Options.SkipIdentical).
+	BlobID(data []byte) crypto.ID
+	ChunkerTable() *chunker.Table
+	ChunkerParams() chunker.Params
 	DecodeBlob(id crypto.ID, loc repository.Location, sealed, buf []byte) ([]byte, error)
 	DecodeBlobInPlace(id crypto.ID, loc repository.Location, sealed []byte, getBuf func(n int) []byte) ([]byte, error)
 	Backend() backend.Backend
@@ -101,6 +108,11 @@ type Options struct {
 	// and symlinks in the way are always replaced (the snapshot wins), and a
 	// directory that this restore created or entered is never removed.
 	Overwrite bool
+	// SkipIdentical keeps files already in the target whose content is the
+	// snapshot's (read and compared chunk by chunk, never judged by size
+	// and times) and only sets their metadata: a restore run again after
+	// an interruption does only what is left.
+	SkipIdentical bool
 }
 
 // FileError is one entry that was not restored as it was in the snapshot.
@@ -122,6 +134,9 @@ type Result struct {
 	// Skipped counts special files (devices, FIFOs, sockets), which are
 	// never restored.
 	Skipped int64
+	// Kept counts files (among Files) found already identical in the
+	// target and left as they were (Options.SkipIdentical).
+	Kept int64
 	// Errors lists entries not restored (or restored without some of their
 	// metadata), at most maxErrors of them; Failed counts them all.
 	Errors []FileError
@@ -189,7 +204,9 @@ type restorer struct {
 	usedMu   sync.Mutex
 	usedDirs map[[2]uint64]struct{} // identity of every directory this restore created or entered
 
-	files, dirCount, syms, bytes, skipped atomic.Int64
+	files, dirCount, syms, bytes, skipped, kept atomic.Int64
+	identCk                                     *chunker.Chunker // the walker's, for keepIdentical
+	identBuf                                    []byte           // the walker's chunk buffer for keepIdentical
 
 	errMu  sync.Mutex
 	errs   []FileError
@@ -316,7 +333,7 @@ func (r *restorer) result() *Result {
 	defer r.errMu.Unlock()
 	return &Result{
 		Files: r.files.Load(), Dirs: r.dirCount.Load(), Symlinks: r.syms.Load(),
-		Bytes: r.bytes.Load(), Skipped: r.skipped.Load(),
+		Bytes: r.bytes.Load(), Skipped: r.skipped.Load(), Kept: r.kept.Load(),
 		Errors: append([]FileError(nil), r.errs...), Failed: r.failed,
 	}
 }
