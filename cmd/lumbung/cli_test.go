@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/lumbung-id/lumbung/internal/backend/local"
+	"github.com/lumbung-id/lumbung/internal/crypto"
+	"github.com/lumbung-id/lumbung/internal/repository"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lumbung-id/lumbung/internal/testutil"
 	"github.com/lumbung-id/lumbung/internal/zstdenc"
@@ -795,4 +799,64 @@ func TestFind(t *testing.T) {
 		t.Errorf("find of nothing: %q", o.stdout)
 	}
 	c.fails(exitUsage, []string{"find", "["}, "pattern")
+}
+
+// TestTreeBombRefused: a forged snapshot whose trees double at each of 60
+// levels (2^60 entries from 61 small trees) is refused with one error line
+// by every command that walks it, instead of running forever.
+func TestTreeBombRefused(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t)
+	c.ok("init")
+	ctx := context.Background()
+	be, err := local.Open(ctx, c.repo())
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := repository.Open(ctx, be, []byte(testPassword), repository.Options{KDF: crypto.TestKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := repo.NewWriter(ctx)
+	save := func(tr *repository.Tree) crypto.ID {
+		data, err := repository.EncodeTree(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.SaveBlob(ctx, repository.TreeBlob, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	now := time.Now()
+	id := save(&repository.Tree{Nodes: []*repository.Node{{Name: "a.txt", Type: repository.NodeFile, ModTime: now}}})
+	for range 60 {
+		id = save(&repository.Tree{Nodes: []*repository.Node{
+			{Name: "x", Type: repository.NodeDir, Subtree: id, ModTime: now},
+			{Name: "y", Type: repository.NodeDir, Subtree: id, ModTime: now},
+		}})
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.SaveSnapshot(ctx, &repository.Snapshot{Time: now, Tree: id, Paths: []string{"/bom"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"ls", "latest"},
+		{"find", "*.txt"},
+		{"dump", "latest", "/"},
+		{"dump", "latest", "/x"},
+		{"diff", "latest", "latest"},
+		{"restore", "latest", "--target", t.TempDir()},
+	} {
+		o := c.run(args...)
+		if o.code == exitOK || !strings.Contains(o.stderr, "never end") && !strings.Contains(o.stderr, "hostile") {
+			t.Errorf("%v", o)
+		}
+		if len(o.stdout) > 10000 {
+			t.Errorf("lumbung %v wrote %d bytes before refusing", args, len(o.stdout))
+		}
+	}
 }

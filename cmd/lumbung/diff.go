@@ -51,6 +51,9 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkTrees(ctx, repository.NewTreeCounter(repo, maxTreeEntries), a.Tree, b.Tree); err != nil {
+		return err
+	}
 	p := f.printer(e)
 	var st diffStats
 	emit := func(mod, pth string) {

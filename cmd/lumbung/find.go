@@ -71,9 +71,14 @@ func runFind(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	s := &treeSearch{repo: repo, match: m, memo: map[treeAt][]foundEntry{}}
+	counter := repository.NewTreeCounter(repo, maxTreeEntries) // shared: each distinct tree loaded once
 	found, holding, failed := 0, 0, 0
 	for _, sn := range list {
-		entries, err := s.search(ctx, sn.Tree, "/", 0)
+		err := checkTrees(ctx, counter, sn.Tree)
+		var entries []foundEntry
+		if err == nil {
+			entries, err = s.search(ctx, sn.Tree, "/", 0)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

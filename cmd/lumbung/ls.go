@@ -55,6 +55,9 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		prefix = path.Clean("/" + f.args[1])
 	}
 	p := f.printer(e)
+	if err := checkTrees(ctx, repository.NewTreeCounter(repo, maxTreeEntries), sn.Tree); err != nil {
+		return err
+	}
 	found := false
 	err = walkTree(ctx, repo, sn.Tree, "/", func(p string, n *repository.Node) (bool, error) {
 		inside := p == prefix || strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
@@ -146,6 +149,21 @@ func walkTree(ctx context.Context, repo *repository.Repository, tree crypto.ID, 
 }
 
 const maxTreeDepth = 4096
+
+// maxTreeEntries is the most entries a snapshot may expand to before a
+// listing refuses it as a tree bomb (as restores do).
+const maxTreeEntries = 1 << 31
+
+// checkTrees refuses, before any output, snapshots whose trees never end
+// (repository.ErrTreeBomb): a forged repository would make the walk endless.
+func checkTrees(ctx context.Context, c *repository.TreeCounter, trees ...crypto.ID) error {
+	for _, t := range trees {
+		if _, err := c.Count(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func walkTreeDepth(ctx context.Context, repo *repository.Repository, tree crypto.ID, dir string, fn func(string, *repository.Node) (bool, error), depth int) error {
 	if depth > maxTreeDepth {

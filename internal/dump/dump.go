@@ -37,8 +37,18 @@ var (
 )
 
 // maxDepth bounds the nesting of directories followed, against trees that
-// refer to themselves through a forged repository.
-const maxDepth = 4096
+// refer to themselves through a forged repository; maxEntries bounds what
+// an archive may hold, as for restores (repository.TreeCounter).
+const (
+	maxDepth   = 4096
+	maxEntries = 1 << 31
+)
+
+// checkTree refuses a tree bomb before anything is written.
+func checkTree(ctx context.Context, repo Repo, tree crypto.ID) error {
+	_, err := repository.NewTreeCounter(repo, maxEntries).Count(ctx, tree)
+	return err
+}
 
 // Lookup finds the node at snapshot path p below the root tree; the root
 // itself ("/") has no node and returns nil.
@@ -87,6 +97,11 @@ func File(ctx context.Context, repo Repo, n *repository.Node, w io.Writer) error
 // ErrSomeLeftOut returned); a damaged blob stops the archive with an error,
 // and what was written before it is a truncated archive, which tar reports.
 func Tar(ctx context.Context, repo Repo, p string, n *repository.Node, w io.Writer, skip func(path string, err error)) error {
+	if n.Type == repository.NodeDir {
+		if err := checkTree(ctx, repo, n.Subtree); err != nil {
+			return err
+		}
+	}
 	return writeTar(ctx, repo, w, skip, func(ctx context.Context, emit func(string, *repository.Node) error) error {
 		return walkNode(ctx, repo, path.Clean("/"+p), n, emit, 0)
 	})
@@ -94,6 +109,9 @@ func Tar(ctx context.Context, repo Repo, p string, n *repository.Node, w io.Writ
 
 // TarTree is Tar for a whole snapshot: the entries of its root tree.
 func TarTree(ctx context.Context, repo Repo, root crypto.ID, w io.Writer, skip func(path string, err error)) error {
+	if err := checkTree(ctx, repo, root); err != nil {
+		return err
+	}
 	return writeTar(ctx, repo, w, skip, func(ctx context.Context, emit func(string, *repository.Node) error) error {
 		return walkChildren(ctx, repo, "/", root, emit, 0)
 	})
