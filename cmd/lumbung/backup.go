@@ -25,8 +25,9 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 	rf.register(f)
 	var excludes, tags stringList
 	f.Var(&excludes, "exclude", "skip files matching `PATTERN` (repeatable; '*.tmp' matches names, '/srv/x/cache' whole paths)")
-	var excludeFiles stringList
+	var excludeFiles, filesFrom stringList
 	f.Var(&excludeFiles, "exclude-file", "read exclude patterns from `FILE`, one per line ('#' starts a comment; repeatable)")
+	f.Var(&filesFrom, "files-from", "read the paths to back up from `FILE`, one per line ('#' starts a comment; repeatable), besides those given")
 	oneFS := f.Bool("one-file-system", false, "stay on the file systems of the paths given: mount points below them (/proc, /sys, network shares) are saved empty")
 	f.Var(&tags, "tag", "add a `TAG` to the snapshot (repeatable)")
 	stdin := f.Bool("stdin", false, "back up standard input as one file (e.g. pg_dump output)")
@@ -39,11 +40,21 @@ func runBackup(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	for _, name := range excludeFiles {
-		ps, err := readExcludeFile(name)
+		ps, err := readListFile("--exclude-file", name, validPattern)
 		if err != nil {
 			return err
 		}
 		excludes = append(excludes, ps...)
+	}
+	for _, name := range filesFrom {
+		ps, err := readListFile("--files-from", name, nil)
+		if err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			return usagef("--files-from %s names no path: refusing to save an empty snapshot", name)
+		}
+		f.args = append(f.args, ps...)
 	}
 	if lf.used() {
 		if *stdin || len(f.args) > 0 || rf.repo != "" {
@@ -127,25 +138,34 @@ func repoSkip(be backend.Backend) []string {
 	return nil
 }
 
-// readExcludeFile reads exclude patterns, one per line; blank lines and
-// lines starting with '#' are skipped, and surrounding spaces trimmed.
-func readExcludeFile(name string) ([]string, error) {
+// readListFile reads the file of a list flag (--exclude-file,
+// --files-from): one entry per line; blank lines and lines starting with
+// '#' are skipped, surrounding spaces trimmed. check, if not nil, vets
+// each entry.
+func readListFile(flag, name string, check func(string) error) ([]string, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
-		return nil, usagef("--exclude-file: %v", err)
+		return nil, usagef("%s: %v", flag, err)
 	}
-	var ps []string
+	var list []string
 	for i, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		if _, err := filepath.Match(line, ""); err != nil {
-			return nil, usagef("--exclude-file %s line %d: %q: %v", name, i+1, line, err)
+		if check != nil {
+			if err := check(line); err != nil {
+				return nil, usagef("%s %s line %d: %q: %v", flag, name, i+1, line, err)
+			}
 		}
-		ps = append(ps, line)
+		list = append(list, line)
 	}
-	return ps, nil
+	return list, nil
+}
+
+func validPattern(p string) error {
+	_, err := filepath.Match(p, "")
+	return err
 }
 
 // setParent picks the newest trustworthy snapshot of the same host, paths

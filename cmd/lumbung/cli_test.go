@@ -692,6 +692,21 @@ func TestBackupLeavesOut(t *testing.T) {
 	}
 	writeTree(t, filepath.Dir(list), map[string]string{"bad.txt": "*.tmp\n[\n"})
 	c.fails(exitUsage, []string{"backup", src, "--exclude-file", filepath.Join(filepath.Dir(list), "bad.txt")}, "line 2")
+
+	// --files-from: the paths come from a file.
+	writeTree(t, filepath.Dir(list), map[string]string{
+		"paths.txt": "# yang dicadangkan\n" + filepath.Join(src, "a.txt") + "\n\n" + filepath.Join(src, "data") + "\n",
+		"none.txt":  "# kosong\n",
+	})
+	sum := message[backupSummaryOut](t, c.ok("backup", "--files-from", filepath.Join(filepath.Dir(list), "paths.txt"), "--json"), "summary")
+	got = map[string]bool{}
+	for _, n := range messagesOf[lsNode](t, c.ok("ls", sum.SnapshotID, "--json"), "node") {
+		got[n.Path] = true
+	}
+	if !got[snapPath(src, "a.txt")] || !got[snapPath(src, "data/d.csv")] || got[snapPath(src, "cache")] {
+		t.Errorf("--files-from: snapshot holds %v, want a.txt and data only", got)
+	}
+	c.fails(exitUsage, []string{"backup", "--files-from", filepath.Join(filepath.Dir(list), "none.txt")}, "names no path")
 }
 
 // TestDump: a file comes out as it was, a directory as a tar archive
