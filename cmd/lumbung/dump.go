@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"path"
 
 	"github.com/lumbung-id/lumbung/internal/dump"
@@ -43,11 +44,22 @@ func runDump(ctx context.Context, e *env, args []string) error {
 	if !isFile && ui.IsTerminal(e.stdout) {
 		return usagef("%s is a directory: its tar archive would go to the terminal; redirect it (> arsip.tar) or pipe it (| tar x)", p)
 	}
-	out := bufio.NewWriterSize(e.stdout, 1<<20)
+	// Progress goes to standard error, and only when it is a terminal:
+	// standard output carries the data.
+	prog := ui.Choose(false, nil, e.stderr)
+	var total ui.Counts
 	if isFile {
-		err = dump.File(ctx, src.repo, n, out)
+		total = ui.Counts{Files: 1, Bytes: int64(n.Size)}
+	}
+	prog.Start("dump", total)
+	defer prog.Finish()
+	out := bufio.NewWriterSize(progressWriter{e.stdout, prog}, 1<<20)
+	if isFile {
+		if err = dump.File(ctx, src.repo, n, out); err == nil {
+			prog.Add(ui.Counts{Files: 1})
+		}
 	} else {
-		skip := func(p string, err error) { fmt.Fprintf(e.stderr, "left out: %s: %v\n", p, err) }
+		skip := func(p string, err error) { prog.Warn(p, fmt.Errorf("left out: %w", err)) }
 		if n == nil {
 			err = dump.TarTree(ctx, src.repo, src.sn.Tree, out, skip)
 		} else {
@@ -61,4 +73,16 @@ func runDump(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("dump %s of snapshot %s: %w", p, src.sn.ID.Short(), err)
 	}
 	return nil
+}
+
+// progressWriter counts what passes through it as progress.
+type progressWriter struct {
+	w    io.Writer
+	prog ui.Progress
+}
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	p.prog.Add(ui.Counts{Bytes: int64(n)})
+	return n, err
 }
