@@ -7,6 +7,8 @@ import (
 	"runtime"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/lumbung-id/lumbung/internal/hugepage"
 )
 
 // KDFParams are Argon2id cost parameters, stored in each key slot.
@@ -122,6 +124,12 @@ func (w Wrapped) Unwrap(password []byte) (*Key, error) {
 
 func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 	kek := &Key{}
+	if p.MemoryKiB >= 16<<10 {
+		// Argon2id reads and writes its memory at random; with huge pages
+		// it takes ~25 page faults instead of 12,000 and misses the TLB
+		// less (48 MiB, 3 passes: 170–180 → 70–80 ms on the bench VM).
+		hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
+	}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
 	if p.MemoryKiB >= 16<<10 {
 		// Argon2id just filled tens of MiB that are garbage now. Collect

@@ -1,0 +1,30 @@
+// Package hugepage asks the kernel to back large memory that is used whole
+// with transparent huge pages (2 MiB): one page fault instead of 512, and
+// far fewer TLB misses for memory read at random. On virtual machines,
+// where every first touch of a 4 KiB page is a trip to the host, that is
+// the difference between 170 and 75 ms for Argon2id's 48 MiB
+// (docs/benchmarks.md). It only advises: where the system has no huge
+// pages (other systems, THP "never"), nothing changes.
+package hugepage
+
+import "runtime"
+
+// Size is the huge page size advised for (x86-64 and arm64 with 4 KiB base
+// pages).
+const Size = 2 << 20
+
+// PrepareHeap makes the next Go allocation of up to n bytes likely to get
+// huge pages, for memory a library allocates itself (Argon2id's, inside
+// x/crypto): it allocates a little more than n bytes, advises them without
+// touching them, and frees them with a garbage collection, so that the
+// allocation that follows finds that range first. If it lands elsewhere,
+// it gets ordinary pages, as without this.
+func PrepareHeap(n int) {
+	if !supported || n < 2*Size {
+		return
+	}
+	b := make([]byte, 0, n+2*Size)
+	advise(b)
+	b = nil
+	runtime.GC()
+}
