@@ -20,6 +20,7 @@ demo:
 test: test-deps vet
 	LUMBUNG_REQUIRE_SERVERS=1 $(GO) test -race -timeout 30m $(PKGS)
 	LUMBUNG_REQUIRE_SERVERS=1 LUMBUNG_CRASH_ITERATIONS=$${LUMBUNG_CRASH_ITERATIONS:-25} $(GO) test -timeout 20m -run 'TestCrash' -count=1 ./internal/crashtest/
+	$(GO) test -count=1 ./internal/hugepage/  # heap placement, which -race changes
 	$(MAKE) fuzz-smoke
 	$(MAKE) purego
 	$(MAKE) cross

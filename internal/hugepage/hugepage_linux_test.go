@@ -60,17 +60,3 @@ func TestAdviseMarksAlignedPart(t *testing.T) {
 		t.Fatal("the 2 MiB-aligned part of the buffer is not marked for huge pages")
 	}
 }
-
-// TestPrepareHeapLandsArgon2Memory: the allocation that follows PrepareHeap
-// (as Argon2id's inside x/crypto follows it) is in the advised range. If a
-// Go release places it elsewhere, key derivation silently loses its huge
-// pages: this test says so.
-func TestPrepareHeapLandsArgon2Memory(t *testing.T) {
-	thpSupported(t)
-	const n = 48 << 20
-	PrepareHeap(n)
-	b := make([]uint64, n/8) // as argon2 allocates: one large object
-	if !hugeFlagged(t, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), n)) {
-		t.Fatal("the allocation after PrepareHeap is not in memory marked for huge pages")
-	}
-}
