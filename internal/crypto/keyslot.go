@@ -122,20 +122,16 @@ func (w Wrapped) Unwrap(password []byte) (*Key, error) {
 	return k, nil
 }
 
-// preparedHeap is the least heap PrepareHeap readies for huge pages before
-// a key derivation (see deriveKEK).
-const preparedHeap = 128 << 20
-
 func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 	kek := &Key{}
 	if p.MemoryKiB >= 16<<10 {
 		// Argon2id reads and writes its memory at random; with huge pages
 		// it takes ~25 page faults instead of 12,000 and misses the TLB
 		// less (48 MiB, 3 passes: 170–180 → 70–80 ms on the bench VM).
-		// At least 128 MiB are prepared: once the derivation's memory is
-		// collected, a backup's or restore's buffers land in that range and
-		// get huge pages too (initial backup −9% at the same peak RSS).
-		hugepage.PrepareHeap(max(int(p.MemoryKiB)<<10, preparedHeap))
+		// Only the derivation's own memory: readying 128 MiB, so backup
+		// buffers got huge pages too, sped an initial backup up 3–9% but
+		// raised its peak RSS to 0.96× restic's (docs/benchmarks.md).
+		hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
 	}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
 	if p.MemoryKiB >= 16<<10 {
