@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/lumbung-id/lumbung/internal/backend/local"
 	"github.com/lumbung-id/lumbung/internal/crypto"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"io"
@@ -824,14 +823,7 @@ func TestTreeBombRefused(t *testing.T) {
 	c := newCLI(t)
 	c.ok("init")
 	ctx := context.Background()
-	be, err := local.Open(ctx, c.repo())
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := repository.Open(ctx, be, []byte(testPassword), repository.Options{KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo := openRepoAt(t, c.repo())
 	w := repo.NewWriter(ctx)
 	save := func(tr *repository.Tree) crypto.ID {
 		data, err := repository.EncodeTree(tr)

@@ -51,7 +51,7 @@ func runDiff(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := checkTrees(ctx, repository.NewTreeCounter(repo, maxTreeEntries), a.Tree, b.Tree); err != nil {
+	if err := checkTrees(ctx, repository.NewTreeCounter(repo), a.Tree, b.Tree); err != nil {
 		return err
 	}
 	p := f.printer(e)
@@ -94,7 +94,7 @@ func (d *differ) trees(a, b crypto.ID, dir string, depth int) error {
 	if a == b {
 		return nil
 	}
-	if depth > maxTreeDepth {
+	if depth > repository.MaxTreeDepth {
 		return fmt.Errorf("tree below %s nested too deep", dir)
 	}
 	ta, err := d.load(a)

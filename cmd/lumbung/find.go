@@ -71,7 +71,7 @@ func runFind(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	s := &treeSearch{repo: repo, match: m, memo: map[treeAt][]foundEntry{}}
-	counter := repository.NewTreeCounter(repo, maxTreeEntries) // shared: each distinct tree loaded once
+	counter := repository.NewTreeCounter(repo) // shared: each distinct tree loaded once
 	found, holding, failed := 0, 0, 0
 	for _, sn := range list {
 		err := checkTrees(ctx, counter, sn.Tree)
@@ -176,8 +176,8 @@ type treeSearch struct {
 }
 
 func (s *treeSearch) search(ctx context.Context, tree crypto.ID, dir string, depth int) ([]foundEntry, error) {
-	if depth > maxTreeDepth {
-		return nil, fmt.Errorf("tree below %s is nested more than %d levels: damaged or hostile repository", dir, maxTreeDepth)
+	if depth > repository.MaxTreeDepth {
+		return nil, fmt.Errorf("tree below %s is nested more than %d levels: damaged or hostile repository", dir, repository.MaxTreeDepth)
 	}
 	key := treeAt{tree, dir}
 	if found, ok := s.memo[key]; ok {

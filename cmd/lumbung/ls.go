@@ -55,7 +55,7 @@ func runLs(ctx context.Context, e *env, args []string) error {
 		prefix = path.Clean("/" + f.args[1])
 	}
 	p := f.printer(e)
-	if err := checkTrees(ctx, repository.NewTreeCounter(repo, maxTreeEntries), sn.Tree); err != nil {
+	if err := checkTrees(ctx, repository.NewTreeCounter(repo), sn.Tree); err != nil {
 		return err
 	}
 	found := false
@@ -148,12 +148,6 @@ func walkTree(ctx context.Context, repo *repository.Repository, tree crypto.ID, 
 	return walkTreeDepth(ctx, repo, tree, dir, fn, 0)
 }
 
-const maxTreeDepth = 4096
-
-// maxTreeEntries is the most entries a snapshot may expand to before a
-// listing refuses it as a tree bomb (as restores do).
-const maxTreeEntries = 1 << 31
-
 // checkTrees refuses, before any output, snapshots whose trees never end
 // (repository.ErrTreeBomb): a forged repository would make the walk endless.
 func checkTrees(ctx context.Context, c *repository.TreeCounter, trees ...crypto.ID) error {
@@ -166,8 +160,8 @@ func checkTrees(ctx context.Context, c *repository.TreeCounter, trees ...crypto.
 }
 
 func walkTreeDepth(ctx context.Context, repo *repository.Repository, tree crypto.ID, dir string, fn func(string, *repository.Node) (bool, error), depth int) error {
-	if depth > maxTreeDepth {
-		return fmt.Errorf("tree below %s is nested more than %d levels: damaged or hostile repository", dir, maxTreeDepth)
+	if depth > repository.MaxTreeDepth {
+		return fmt.Errorf("tree below %s is nested more than %d levels: damaged or hostile repository", dir, repository.MaxTreeDepth)
 	}
 	if err := ctx.Err(); err != nil {
 		return err

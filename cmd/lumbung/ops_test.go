@@ -21,9 +21,9 @@ import (
 // locks, temporary files of killed backups, init over an existing
 // repository, and what a failed check says.
 
-// holdLock takes a lock on the repository at dir as another process would,
-// until the test ends.
-func holdLock(t *testing.T, dir string, exclusive bool) {
+// openRepoAt opens the local repository at dir with the tests' password,
+// as another process would.
+func openRepoAt(t *testing.T, dir string) *repository.Repository {
 	t.Helper()
 	ctx := context.Background()
 	be, err := local.Open(ctx, dir)
@@ -34,7 +34,15 @@ func holdLock(t *testing.T, dir string, exclusive bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := repo.Lock(ctx, exclusive)
+	return repo
+}
+
+// holdLock takes a lock on the repository at dir as another process would,
+// until the test ends.
+func holdLock(t *testing.T, dir string, exclusive bool) {
+	t.Helper()
+	ctx := context.Background()
+	lock, err := openRepoAt(t, dir).Lock(ctx, exclusive)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ const (
 )
 
 // maxDepth bounds directory nesting (deeper than any file system allows).
-const maxDepth = 4096
+const maxDepth = repository.MaxTreeDepth
 
 // Bounds on the second pass: trees kept from the first (by node count) and
 // nodes visited. Past the visit budget, file lists are marked incomplete.

@@ -36,17 +36,9 @@ var (
 	ErrNotInSnapshot = errors.New("not in the snapshot")
 )
 
-// maxDepth bounds the nesting of directories followed, against trees that
-// refer to themselves through a forged repository; maxEntries bounds what
-// an archive may hold, as for restores (repository.TreeCounter).
-const (
-	maxDepth   = 4096
-	maxEntries = 1 << 31
-)
-
 // checkTree refuses a tree bomb before anything is written.
 func checkTree(ctx context.Context, repo Repo, tree crypto.ID) error {
-	_, err := repository.NewTreeCounter(repo, maxEntries).Count(ctx, tree)
+	_, err := repository.NewTreeCounter(repo).Count(ctx, tree)
 	return err
 }
 
@@ -132,8 +124,8 @@ func walkNode(ctx context.Context, repo Repo, p string, n *repository.Node, emit
 }
 
 func walkChildren(ctx context.Context, repo Repo, dir string, tree crypto.ID, emit func(string, *repository.Node) error, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("%s: directories nested more than %d levels: damaged or forged repository", dir, maxDepth)
+	if depth > repository.MaxTreeDepth {
+		return fmt.Errorf("%s: directories nested more than %d levels: damaged or forged repository", dir, repository.MaxTreeDepth)
 	}
 	t, err := repo.LoadTree(ctx, tree)
 	if err != nil {

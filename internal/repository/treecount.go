@@ -18,8 +18,13 @@ type TreeLoader interface {
 // or damaged repository has one.
 var ErrTreeBomb = errors.New("the snapshot's directory trees never end (a tree inside itself, or one subtree repeated at every level): damaged or forged repository")
 
-// maxCountDepth bounds the nesting followed, as restores do.
-const maxCountDepth = 4096
+// Bounds of a snapshot's trees that readers walking them enforce
+// (docs/format.md, "Trees that never end"): nesting, and the entries a
+// snapshot may expand to.
+const (
+	MaxTreeDepth   = 4096
+	MaxTreeEntries = 1 << 31
+)
 
 // TreeCounter counts the entries below trees, loading each distinct tree
 // once across calls, so that a walk (ls, find, dump) can refuse a tree
@@ -31,10 +36,10 @@ type TreeCounter struct {
 	open  map[crypto.ID]bool  // trees on the current path (a cycle)
 }
 
-// NewTreeCounter counts with l; a tree expanding to more than limit
-// entries is ErrTreeBomb.
-func NewTreeCounter(l TreeLoader, limit int64) *TreeCounter {
-	return &TreeCounter{load: l, limit: limit, memo: map[crypto.ID]int64{}, open: map[crypto.ID]bool{}}
+// NewTreeCounter counts with l; a tree expanding to more than
+// MaxTreeEntries entries is ErrTreeBomb.
+func NewTreeCounter(l TreeLoader) *TreeCounter {
+	return &TreeCounter{load: l, limit: MaxTreeEntries, memo: map[crypto.ID]int64{}, open: map[crypto.ID]bool{}}
 }
 
 // Count returns how many entries (files, directories, symlinks) lie below
@@ -47,7 +52,7 @@ func (c *TreeCounter) count(ctx context.Context, id crypto.ID, depth int) (int64
 	if n, ok := c.memo[id]; ok {
 		return n, nil
 	}
-	if c.open[id] || depth > maxCountDepth {
+	if c.open[id] || depth > MaxTreeDepth {
 		return 0, ErrTreeBomb
 	}
 	if err := ctx.Err(); err != nil {

@@ -41,7 +41,7 @@ func TestTreeCounter(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := NewTreeCounter(tc.trees, 1<<31).Count(context.Background(), crypto.ID{1})
+			got, err := NewTreeCounter(tc.trees).Count(context.Background(), crypto.ID{1})
 			if got != tc.want || !errors.Is(err, tc.err) {
 				t.Errorf("Count = %d, %v; want %d, %v", got, err, tc.want, tc.err)
 			}

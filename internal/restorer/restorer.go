@@ -165,7 +165,7 @@ const (
 	// maxEntries bounds the entries a snapshot may expand to, so a hostile
 	// tree reused at every level (2^n paths from n trees) is refused before
 	// anything is written rather than filling the disk with directories.
-	maxEntries = 1 << 31
+	maxEntries = repository.MaxTreeEntries
 	// maxErrors bounds Result.Errors.
 	maxErrors = 10000
 )
