@@ -124,17 +124,20 @@ func (w Wrapped) Unwrap(password []byte) (*Key, error) {
 
 func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 	kek := &Key{}
-	if p.MemoryKiB >= 16<<10 {
+	large := p.MemoryKiB >= 16<<10
+	done := func() {}
+	if large {
 		// Argon2id reads and writes its memory at random; with huge pages
 		// it takes ~25 page faults instead of 12,000 and misses the TLB
 		// less (48 MiB, 3 passes: 170–180 → 70–80 ms on the bench VM).
 		// Only the derivation's own memory: readying 128 MiB, so backup
 		// buffers got huge pages too, sped an initial backup up 3–9% but
 		// raised its peak RSS to 0.96× restic's (docs/benchmarks.md).
-		hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
+		done = hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
 	}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
-	if p.MemoryKiB >= 16<<10 {
+	done()
+	if large {
 		// Argon2id just filled tens of MiB that are garbage now. Collect
 		// them at once, so they do not double the next GC goal, but keep
 		// the pages: the buffers a backup or restore allocates next reuse

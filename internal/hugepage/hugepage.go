@@ -7,24 +7,44 @@
 // pages (other systems, THP "never"), nothing changes.
 package hugepage
 
-import "runtime"
+import (
+	"runtime"
+	"runtime/debug"
+	"sync"
+)
 
 // Size is the huge page size advised for (x86-64 and arm64 with 4 KiB base
 // pages).
 const Size = 2 << 20
 
-// PrepareHeap makes the next Go allocation of up to n bytes likely to get
-// huge pages, for memory a library allocates itself (Argon2id's, inside
-// x/crypto): it allocates a little more than n bytes, advises them without
-// touching them, and frees them with a garbage collection, so that the
-// allocation that follows finds that range first. If it lands elsewhere,
-// it gets ordinary pages, as without this.
-func PrepareHeap(n int) {
+// PrepareHeap makes the next Go allocation of up to n bytes land in memory
+// advised for huge pages, for memory a library allocates itself (Argon2id's,
+// inside x/crypto): it allocates a little more than n bytes, advises them
+// without touching them, and frees them with a garbage collection, so that
+// the allocation that follows finds that range first. Call done right after
+// that allocation.
+//
+// Until done, garbage collection is off, which also idles the runtime's
+// background scavenger: returning free pages to the system, it holds them
+// as allocated for a moment, and an allocation meeting such a hole in the
+// range went past it (1 time in 25 before). Other calls wait for done, so
+// two derivations never share the range. If the allocation lands
+// elsewhere anyway, it gets ordinary pages, as without this.
+func PrepareHeap(n int) (done func()) {
 	if !supported || n < 2*Size {
-		return
+		return func() {}
 	}
+	prepareMu.Lock()
+	gcPercent := debug.SetGCPercent(-1)
 	b := make([]byte, 0, n+2*Size)
 	advise(b)
 	b = nil
 	runtime.GC()
+	return func() {
+		debug.SetGCPercent(gcPercent)
+		prepareMu.Unlock()
+	}
 }
+
+// prepareMu is held from PrepareHeap to its done.
+var prepareMu sync.Mutex
