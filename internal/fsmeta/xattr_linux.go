@@ -12,7 +12,22 @@ import (
 // XattrsFD returns the extended attributes of the file open as fd, sorted
 // by name; none where the file system has none. path is for errors.
 func XattrsFD(fd int, path string) ([]Xattr, error) {
-	return readXattrs(path,
+	// The first listing goes into the stack: a backup asks every file, and
+	// a buffer passed through readXattrs' function values would be a heap
+	// allocation per file (1 KiB of garbage each, 25 MB for 25,000 files).
+	var small [1 << 10]byte
+	n, err := unix.Flistxattr(fd, small[:])
+	for err == unix.EINTR {
+		n, err = unix.Flistxattr(fd, small[:])
+	}
+	if err == nil && n == 0 {
+		return nil, nil
+	}
+	var names []byte
+	if err == nil {
+		names = small[:n]
+	}
+	return readXattrs(path, names, err,
 		func(buf []byte) (int, error) { return unix.Flistxattr(fd, buf) },
 		func(name string, buf []byte) (int, error) { return unix.Fgetxattr(fd, name, buf) })
 }
@@ -21,17 +36,22 @@ func XattrsFD(fd int, path string) ([]Xattr, error) {
 // own, never its target's), sorted by name.
 func XattrsPath(path string) (xs []Xattr, err error) {
 	err = OnPath(path, func(p string) (err error) {
-		xs, err = readXattrs(path,
-			func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) },
+		list := func(buf []byte) (int, error) { return unix.Llistxattr(p, buf) }
+		names, err := sized(make([]byte, 1<<10), list)
+		xs, err = readXattrs(path, names, err, list,
 			func(name string, buf []byte) (int, error) { return unix.Lgetxattr(p, name, buf) })
 		return err
 	})
 	return xs, err
 }
 
-func readXattrs(path string, list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]Xattr, error) {
-	var small [1 << 10]byte // one call for the usual file, which has none or a few
-	names, err := sized(small[:], list)
+// readXattrs reads the attributes named in names, the result of a first
+// listing (err its error: ERANGE lists again with list into a buffer as
+// large as the kernel asks for).
+func readXattrs(path string, names []byte, err error, list func([]byte) (int, error), get func(string, []byte) (int, error)) ([]Xattr, error) {
+	if err == unix.ERANGE {
+		names, err = sized(make([]byte, 4<<10), list)
+	}
 	switch {
 	case errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.ENOSYS):
 		return nil, nil
