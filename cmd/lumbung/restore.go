@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/lumbung-id/lumbung/internal/hugepage"
 	"github.com/lumbung-id/lumbung/internal/layers"
 	"github.com/lumbung-id/lumbung/internal/repository"
 	"github.com/lumbung-id/lumbung/internal/restorer"
@@ -29,6 +30,11 @@ func runRestore(ctx context.Context, e *env, args []string) error {
 	if *target == "" {
 		return usagef("--target DIR is required: say where to restore")
 	}
+	// A restore's heap peaks at 60–110 MiB (its range and blob budgets, a
+	// batch of files, the index). Readied for huge pages with the key
+	// derivation's memory, it takes ~2,000 page faults instead of ~10,000,
+	// each a trip to the host on a virtual machine (docs/benchmarks.md).
+	hugepage.ExpectWorkingSet(128 << 20)
 	src, err := rd.open(ctx, e, f.args[0])
 	if err != nil {
 		return err

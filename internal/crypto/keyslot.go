@@ -130,10 +130,9 @@ func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 		// Argon2id reads and writes its memory at random; with huge pages
 		// it takes ~25 page faults instead of 12,000 and misses the TLB
 		// less (48 MiB, 3 passes: 170–180 → 70–80 ms on the bench VM).
-		// Only the derivation's own memory: readying 128 MiB, so backup
-		// buffers got huge pages too, sped an initial backup up 3–9% but
-		// raised its peak RSS to 0.96× restic's (docs/benchmarks.md).
-		done = hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
+		// The command's buffers allocated next share the range if it says
+		// how much it needs (a restore does; see ExpectWorkingSet).
+		done = hugepage.PrepareHeap(max(int(p.MemoryKiB)<<10, hugepage.WorkingSet()))
 	}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
 	done()
