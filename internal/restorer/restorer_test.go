@@ -509,3 +509,49 @@ func TestCancel(t *testing.T) {
 		return nil
 	})
 }
+
+// A snapshot of thousands of files is restored in several batches (the
+// first ones small, so writing starts early, then larger ones): every file
+// comes back, and hard links whose first file is in an earlier batch, or in
+// their own, are links to it.
+func TestManyBatches(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "a/big"), randBytes(1, 6<<20), 0o644)
+	const dirs, perDir = 30, 100
+	for d := range dirs {
+		for f := range perDir {
+			writeFile(t, filepath.Join(src, fmt.Sprintf("d%02d/f%03d", d, f)), randBytes(uint64(10+d*perDir+f), 100+f*7), 0o640)
+		}
+	}
+	links := [][2]string{
+		{"a/big", "d04/link-to-big"},          // first file in the first batch, link in the second
+		{"a/big", "d29/link-to-big"},          // and in the last
+		{"d00/f000", "d29/link-to-first"},     // in an early batch
+		{"d14/f050", "d15/link-to-middle"},    // maybe in the batch before
+		{"d28/f099", "d29/link-to-neighbour"}, // likely in the same batch
+	}
+	for _, l := range links {
+		if err := os.Link(filepath.Join(src, l[0]), filepath.Join(src, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, repo, _ := backup(t, src)
+	for _, workers := range []int{1, 4} {
+		t.Run(fmt.Sprintf("workers=%d", workers), func(t *testing.T) {
+			target := newTarget(t)
+			res := restore(t, repo, root, restorer.Options{Target: target, Workers: workers})
+			out := filepath.Join(target, src)
+			compareTrees(t, src, out)
+			if want := int64(1 + dirs*perDir + len(links)); res.Files != want || res.Failed != 0 {
+				t.Errorf("restored %d files (%d failed), want %d", res.Files, res.Failed, want)
+			}
+			for _, l := range links {
+				a, errA := fsmeta.Lstat(filepath.Join(out, l[0]))
+				b, errB := fsmeta.Lstat(filepath.Join(out, l[1]))
+				if errA != nil || errB != nil || !fsmeta.SameFile(a, b) {
+					t.Errorf("%s and %s: not the same file (%v, %v)", l[0], l[1], errA, errB)
+				}
+			}
+		})
+	}
+}
