@@ -168,6 +168,14 @@ type LoaderInto interface {
 	LoadInto(ctx context.Context, h Handle, offset, length int64, buf []byte) ([]byte, error)
 }
 
+// ReadAheader is implemented by backends that can fetch a file ahead of the
+// reads that will follow (local files: into the page cache). A reader of
+// many small pieces of one file, such as the trees in a pack, asks once.
+// It is a hint: it may do nothing, and reports no error.
+type ReadAheader interface {
+	ReadAhead(ctx context.Context, h Handle)
+}
+
 // LoadIntoSlack is the room a LoadInto buffer needs beyond the length read:
 // a block for the alignment of memory, one for the start and one for the end.
 const LoadIntoSlack = 3 << 12

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"sync"
 	"testing"
 
@@ -158,5 +160,79 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 	}
 	if packs < 10 {
 		t.Fatalf("only %d packs: the small pack size was not applied", packs)
+	}
+}
+
+// readAheadCounter counts the read-ahead hints a backend gets, per file.
+type readAheadCounter struct {
+	backend.Backend
+	mu    sync.Mutex
+	hints map[string]int
+}
+
+func (c *readAheadCounter) ReadAhead(_ context.Context, h backend.Handle) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hints[h.Type.String()+"/"+h.Name]++
+}
+
+// Loading trees asks the backend once per pack to fetch it ahead (the trees
+// a walk loads next mostly sit in the same packs); loading file data does
+// not (a restore reads its ranges itself).
+func TestTreePacksReadAhead(t *testing.T) {
+	ctx := context.Background()
+	be := mem.New()
+	repo, err := repository.Init(ctx, be, []byte("rahasia"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := repo.NewWriter(ctx)
+	var trees, data []crypto.ID
+	for i := range 20 {
+		enc, err := repository.EncodeTree(&repository.Tree{Nodes: []*repository.Node{{Name: fmt.Sprint("f", i), Type: repository.NodeFile}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _, err := w.SaveBlob(ctx, repository.TreeBlob, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trees = append(trees, id)
+		id, _, err = w.SaveBlob(ctx, repository.DataBlob, testutil.RandBytes(uint64(i), 1000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, id)
+	}
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counter := &readAheadCounter{Backend: be, hints: map[string]int{}}
+	repo, err = repository.Open(ctx, counter, []byte("rahasia"), testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.LoadIndex(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range data {
+		if _, err := repo.LoadBlob(ctx, id, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(counter.hints) != 0 {
+		t.Fatalf("loading file data asked for read-ahead: %v", counter.hints)
+	}
+	for range 2 {
+		for _, id := range trees {
+			if _, err := repo.LoadTree(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	loc, _ := repo.Index().Lookup(trees[0])
+	want := map[string]int{backend.PackFile.String() + "/" + loc.Pack.String(): 1}
+	if !maps.Equal(counter.hints, want) {
+		t.Errorf("read-ahead hints %v, want one for the trees' pack %v", counter.hints, want)
 	}
 }
