@@ -18,13 +18,21 @@ import (
 
 var testOpts = repository.Options{KDF: crypto.TestKDF}
 
-func TestWriteReopenRead(t *testing.T) {
-	ctx := context.Background()
+// initMem makes a repository in memory with opts and the password
+// "rahasia".
+func initMem(t *testing.T, opts repository.Options) (*repository.Repository, *mem.Mem) {
+	t.Helper()
 	be := mem.New()
-	repo, err := repository.Init(ctx, be, []byte("rahasia"), testOpts)
+	repo, err := repository.Init(context.Background(), be, []byte("rahasia"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return repo, be
+}
+
+func TestWriteReopenRead(t *testing.T) {
+	ctx := context.Background()
+	repo, be := initMem(t, testOpts)
 	w := repo.NewWriter(ctx)
 	blobs := map[crypto.ID][]byte{}
 	for i := range 200 {
@@ -87,13 +95,9 @@ func TestWriteReopenRead(t *testing.T) {
 // load back intact, and every pack must hold exactly what the index says.
 func TestConcurrentSaveSmallPacks(t *testing.T) {
 	ctx := context.Background()
-	be := mem.New()
 	opts := repository.Options{KDF: crypto.TestKDF, PackSize: 1 << 20,
 		Chunker: repository.ChunkerParams{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10}}
-	repo, err := repository.Init(ctx, be, []byte("rahasia"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, be := initMem(t, opts)
 	w := repo.NewWriter(ctx)
 	var mu sync.Mutex
 	blobs := map[crypto.ID][]byte{}
@@ -181,11 +185,7 @@ func (c *readAheadCounter) ReadAhead(_ context.Context, h backend.Handle) {
 // not (a restore reads its ranges itself).
 func TestTreePacksReadAhead(t *testing.T) {
 	ctx := context.Background()
-	be := mem.New()
-	repo, err := repository.Init(ctx, be, []byte("rahasia"), testOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, be := initMem(t, testOpts)
 	w := repo.NewWriter(ctx)
 	var trees, data []crypto.ID
 	for i := range 20 {
