@@ -208,7 +208,7 @@ func TestTreePacksReadAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	counter := &readAheadCounter{Backend: be, hints: map[string]int{}}
-	repo, err = repository.Open(ctx, counter, []byte("rahasia"), testOpts)
+	repo, err := repository.Open(ctx, counter, []byte("rahasia"), testOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
