@@ -8,8 +8,9 @@ package bufpool
 
 // Pool is a free list of byte slices of one capacity.
 type Pool struct {
-	free chan []byte
-	size int
+	free    chan []byte
+	size    int
+	prepare func([]byte)
 }
 
 // New returns a pool that hands out buffers of capacity size and keeps at
@@ -18,13 +19,26 @@ func New(size, keep int) *Pool {
 	return &Pool{free: make(chan []byte, keep), size: size}
 }
 
+// NewPrepared is New with prepare called on every buffer the pool
+// allocates, before its first use: to advise the kernel how to back memory
+// not touched yet (internal/hugepage).
+func NewPrepared(size, keep int, prepare func([]byte)) *Pool {
+	p := New(size, keep)
+	p.prepare = prepare
+	return p
+}
+
 // Get returns an empty buffer with at least the pool's capacity.
 func (p *Pool) Get() []byte {
 	select {
 	case b := <-p.free:
 		return b[:0]
 	default:
-		return make([]byte, 0, p.size)
+		b := make([]byte, 0, p.size)
+		if p.prepare != nil {
+			p.prepare(b)
+		}
+		return b
 	}
 }
 

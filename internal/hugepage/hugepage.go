@@ -18,6 +18,16 @@ import (
 // pages).
 const Size = 2 << 20
 
+// Advise asks for huge pages for the whole 2 MiB pages within the first n
+// bytes of b's capacity. b must not be touched yet (freshly allocated):
+// pages already there keep their size. Only for memory that will be filled
+// to n, since each huge page is backed whole at its first touch.
+func Advise(b []byte, n int) {
+	if n > 0 {
+		advise(b[:0:min(n, cap(b))])
+	}
+}
+
 // PrepareHeap makes the next Go allocation of up to n bytes land in memory
 // advised for huge pages, for memory a library allocates itself (Argon2id's,
 // inside x/crypto): it allocates a little more than n bytes, advises them

@@ -60,3 +60,20 @@ func TestAdviseMarksAlignedPart(t *testing.T) {
 		t.Fatal("the 2 MiB-aligned part of the buffer is not marked for huge pages")
 	}
 }
+
+// Advise marks only the whole 2 MiB pages within the first n bytes: the
+// rest of the buffer (a pack buffer's room for its header) keeps ordinary
+// pages, so it does not hold a whole huge page for a few bytes.
+func TestAdviseStopsAtN(t *testing.T) {
+	thpSupported(t)
+	b := make([]byte, 0, 16<<20)
+	Advise(b, 8<<20)
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b[:1])))
+	end := (start + 8<<20) &^ (Size - 1) // the advice ends at or before here
+	if !hugeFlagged(t, b[:0:8<<20]) {
+		t.Error("the 2 MiB pages within the first 8 MiB are not marked for huge pages")
+	}
+	if tail := b[end-start : end-start : cap(b)]; hugeFlagged(t, tail) {
+		t.Error("the buffer past n is marked for huge pages too")
+	}
+}
