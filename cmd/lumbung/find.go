@@ -27,10 +27,10 @@ func runFind(ctx context.Context, e *env, args []string) error {
 	f := newFlags("find")
 	var rf repoFlags
 	rf.register(f)
-	var snaps, tags stringList
+	var snaps stringList
 	f.Var(&snaps, "snapshot", "search only this `SNAPSHOT` (id or latest; repeatable)")
-	host := f.String("host", "", "search only snapshots of this host")
-	f.Var(&tags, "tag", "search only snapshots with this `TAG` (repeatable)")
+	var sel selectFlags
+	sel.register(f, "search only")
 	ignoreCase := f.Bool("i", false, "ignore upper and lower case")
 	long := f.Bool("l", false, "long listing with mode, owner, size and time")
 	if err := f.parse(args); err != nil {
@@ -50,24 +50,15 @@ func runFind(ctx context.Context, e *env, args []string) error {
 	var list []repository.SnapshotEntry
 	if len(snaps) > 0 {
 		for _, ref := range snaps {
-			sn, err := repo.FindSnapshot(ctx, ref, repository.SnapshotFilter{Hostname: *host})
+			sn, err := repo.FindSnapshot(ctx, ref, repository.SnapshotFilter{Hostname: sel.host})
 			if err != nil {
 				return err
 			}
 			list = append(list, sn)
 		}
 	} else {
-		all, err := repo.Snapshots(ctx, func(id crypto.ID, err error) {
-			fmt.Fprintf(e.stderr, "warning: snapshot %s is unreadable: %v\n", id.Short(), err)
-		})
-		if err != nil {
+		if list, err = sel.matching(ctx, e, repo); err != nil {
 			return err
-		}
-		filter := repository.SnapshotFilter{Hostname: *host, Tags: tags}
-		for _, s := range all {
-			if filter.Match(s.Snapshot) {
-				list = append(list, s)
-			}
 		}
 	}
 	s := &treeSearch{repo: repo, match: m, memo: map[treeAt][]foundEntry{}}

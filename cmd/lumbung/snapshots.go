@@ -30,9 +30,8 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 	f := newFlags("snapshots")
 	var rf repoFlags
 	rf.register(f)
-	host := f.String("host", "", "only snapshots of this host")
-	var tags stringList
-	f.Var(&tags, "tag", "only snapshots with this `TAG` (repeatable)")
+	var sel selectFlags
+	sel.register(f, "only")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -40,18 +39,13 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	all, err := repo.Snapshots(ctx, func(id crypto.ID, err error) {
-		fmt.Fprintf(e.stderr, "warning: snapshot %s is unreadable: %v\n", id.Short(), err)
-	})
+	matching, err := sel.matching(ctx, e, repo)
 	if err != nil {
 		return err
 	}
-	filter := repository.SnapshotFilter{Hostname: *host, Tags: tags}
-	list := make([]snapshotJSON, 0, len(all))
-	for _, s := range all {
-		if filter.Match(s.Snapshot) {
-			list = append(list, snapshotJSON{ID: s.ID.String(), ShortID: s.ID.Short(), Snapshot: s.Snapshot})
-		}
+	list := make([]snapshotJSON, 0, len(matching))
+	for _, s := range matching {
+		list = append(list, snapshotJSON{ID: s.ID.String(), ShortID: s.ID.Short(), Snapshot: s.Snapshot})
 	}
 	return f.printer(e).Result(list, func(w io.Writer) {
 		tw := tabwriter.NewWriter(w, 0, 2, 2, ' ', 0)
@@ -67,4 +61,35 @@ func runSnapshots(ctx context.Context, e *env, args []string) error {
 		tw.Flush()
 		fmt.Fprintf(w, "%d snapshots\n", len(list))
 	})
+}
+
+// selectFlags are --host and --tag, which choose snapshots.
+type selectFlags struct {
+	host string
+	tags stringList
+}
+
+// register adds the flags; verb starts their help ("only", "search only").
+func (s *selectFlags) register(f *flags, verb string) {
+	f.StringVar(&s.host, "host", "", verb+" snapshots of this host")
+	f.Var(&s.tags, "tag", verb+" snapshots with this `TAG` (repeatable)")
+}
+
+// matching lists the repository's snapshots the flags choose, warning about
+// each one that cannot be read.
+func (s *selectFlags) matching(ctx context.Context, e *env, repo *repository.Repository) ([]repository.SnapshotEntry, error) {
+	all, err := repo.Snapshots(ctx, func(id crypto.ID, err error) {
+		fmt.Fprintf(e.stderr, "warning: snapshot %s is unreadable: %v\n", id.Short(), err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	filter := repository.SnapshotFilter{Hostname: s.host, Tags: s.tags}
+	var list []repository.SnapshotEntry
+	for _, sn := range all {
+		if filter.Match(sn.Snapshot) {
+			list = append(list, sn)
+		}
+	}
+	return list, nil
 }
