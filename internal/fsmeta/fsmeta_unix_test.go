@@ -383,16 +383,24 @@ func TestOpenNoFollowNotOwner(t *testing.T) {
 	t.Skip("no readable file owned by another user")
 }
 
-func TestOpenNoFollowNoatime(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+// openNew writes a small file in a new directory and opens it with
+// OpenNoFollow; it is closed when the test ends.
+func openNew(t *testing.T) *File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fh, err := OpenNoFollow(f)
+	f, err := OpenNoFollow(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fh.Close()
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func TestOpenNoFollowNoatime(t *testing.T) {
+	fh := openNew(t)
 	flags, err := unix.FcntlInt(uintptr(fh.fd), unix.F_GETFL, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -102,15 +102,7 @@ func TestXattrsRead(t *testing.T) {
 // A backup asks every file for its attributes: for the usual file, which
 // has none, that allocates nothing (it was 1 KiB of garbage per file).
 func TestXattrsFDNoneAllocatesNothing(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	f, err := OpenNoFollow(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := openNew(t)
 	if n := testing.AllocsPerRun(100, func() {
 		if xs, err := f.Xattrs(); err != nil || xs != nil {
 			t.Fatalf("xattrs %v, %v", xs, err)

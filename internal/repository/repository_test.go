@@ -18,6 +18,19 @@ import (
 
 var testOpts = repository.Options{KDF: crypto.TestKDF}
 
+// openIndexed opens the repository in be with password and loads its index.
+func openIndexed(t *testing.T, be backend.Backend, password string, opts repository.Options) *repository.Repository {
+	t.Helper()
+	repo, err := repository.Open(context.Background(), be, []byte(password), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := repo.LoadIndex(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
 // initMem makes a repository in memory with opts and the password
 // "rahasia".
 func initMem(t *testing.T, opts repository.Options) (*repository.Repository, *mem.Mem) {
@@ -58,13 +71,7 @@ func TestWriteReopenRead(t *testing.T) {
 	if _, err := repository.Open(ctx, be, []byte("salah"), testOpts); !errors.Is(err, crypto.ErrWrongPassword) {
 		t.Fatalf("wrong password: got %v", err)
 	}
-	repo2, err := repository.Open(ctx, be, []byte("rahasia"), testOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo2.LoadIndex(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	repo2 := openIndexed(t, be, "rahasia", testOpts)
 	if repo2.Index().Len() != len(blobs) {
 		t.Fatalf("index has %d blobs, want %d", repo2.Index().Len(), len(blobs))
 	}
@@ -79,7 +86,7 @@ func TestWriteReopenRead(t *testing.T) {
 	}
 	// Every pack header lists exactly what the index says.
 	n := 0
-	err = be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+	err := be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		id, _ := crypto.ParseID(fi.Name)
 		bl, err := repo2.ReadPackHeader(ctx, id, fi.Size)
 		n += len(bl)
@@ -135,13 +142,7 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 	if _, _, err := w.SaveBlob(ctx, repository.DataBlob, []byte("late")); err == nil {
 		t.Fatal("a blob saved after Commit was accepted")
 	}
-	repo2, err := repository.Open(ctx, be, []byte("rahasia"), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo2.LoadIndex(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	repo2 := openIndexed(t, be, "rahasia", opts)
 	for id, want := range blobs {
 		got, err := repo2.LoadBlob(ctx, id, nil)
 		if err != nil {
@@ -152,7 +153,7 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 		}
 	}
 	n, packs := 0, 0
-	err = be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
+	err := be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		id, _ := crypto.ParseID(fi.Name)
 		bl, err := repo2.ReadPackHeader(ctx, id, fi.Size)
 		n += len(bl)
@@ -208,13 +209,7 @@ func TestTreePacksReadAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	counter := &readAheadCounter{Backend: be, hints: map[string]int{}}
-	repo, err := repository.Open(ctx, counter, []byte("rahasia"), testOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := repo.LoadIndex(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	repo = openIndexed(t, counter, "rahasia", testOpts)
 	for _, id := range data {
 		if _, err := repo.LoadBlob(ctx, id, nil); err != nil {
 			t.Fatal(err)

@@ -150,13 +150,7 @@ func TestSaveStoredBlobAcrossRepositories(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	again, err := repository.Open(ctx, dstBe, []byte("tujuan"), testOpts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := again.LoadIndex(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
+	again := openIndexed(t, dstBe, "tujuan", testOpts)
 	for i, want := range [][]byte{text, random} {
 		got, err := again.LoadBlob(ctx, dstIDs[i], nil)
 		if err != nil || !bytes.Equal(got, want) {
