@@ -132,7 +132,7 @@ func deriveKEK(password, salt []byte, p KDFParams) (*Key, error) {
 		// less (48 MiB, 3 passes: 170–180 → 70–80 ms on the bench VM).
 		// The command's buffers allocated next share the range if it says
 		// how much it needs (a restore does; see ExpectWorkingSet).
-		done = hugepage.PrepareHeap(max(int(p.MemoryKiB)<<10, hugepage.WorkingSet()))
+		done = hugepage.PrepareHeap(int(p.MemoryKiB) << 10)
 	}
 	copy(kek.Encryption[:], argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, KeySize))
 	done()

@@ -30,10 +30,11 @@ func Advise(b []byte, n int) {
 
 // PrepareHeap makes the next Go allocation of up to n bytes land in memory
 // advised for huge pages, for memory a library allocates itself (Argon2id's,
-// inside x/crypto): it allocates a little more than n bytes, advises them
-// without touching them, and frees them with a garbage collection, so that
-// the allocation that follows finds that range first. Call done right after
-// that allocation.
+// inside x/crypto): it allocates a little more than n bytes (or than the
+// working set the process expects, if larger: see ExpectWorkingSet),
+// advises them without touching them, and frees them with a garbage
+// collection, so that the allocation that follows finds that range first.
+// Call done right after that allocation.
 //
 // Until done, garbage collection is off, which also idles the runtime's
 // background scavenger: returning free pages to the system, it holds them
@@ -47,7 +48,7 @@ func PrepareHeap(n int) (done func()) {
 	}
 	prepareMu.Lock()
 	gcPercent := debug.SetGCPercent(-1)
-	b := make([]byte, 0, n+2*Size)
+	b := make([]byte, 0, max(n, int(workingSet.Load()))+2*Size)
 	advise(b)
 	b = nil
 	runtime.GC()
@@ -65,12 +66,9 @@ var workingSet atomic.Int64
 
 // ExpectWorkingSet says that the process allocates about n bytes of
 // buffers soon after its next key derivation (a restore: ranges of packs
-// and decoded blobs). PrepareHeap callers then ready that much instead of
-// only their own allocation, so those buffers get huge pages too: a
+// and decoded blobs). PrepareHeap then readies that much instead of only
+// its caller's allocation, so those buffers get huge pages too: a
 // restore's page faults fall from ~10,000 to ~2,000 (docs/benchmarks.md).
 // A backup does not ask: huge pages would hold whole 2 MiB for its
 // partly used buffers and raise its peak RSS to restic's.
 func ExpectWorkingSet(n int) { workingSet.Store(int64(n)) }
-
-// WorkingSet is what ExpectWorkingSet last set (0: nothing).
-func WorkingSet() int { return int(workingSet.Load()) }
