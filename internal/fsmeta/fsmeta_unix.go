@@ -77,14 +77,7 @@ func IsRoot() bool { return os.Geteuid() == 0 }
 // this system wins over the stored numeric id; unknown names fall back to
 // uid and gid. Only root may give files to other users.
 func Chown(path string, uid, gid uint32, user, group string, preferNames bool) error {
-	if preferNames {
-		if id, ok := defaultNames.UID(user); ok {
-			uid = id
-		}
-		if id, ok := defaultNames.GID(group); ok {
-			gid = id
-		}
-	}
+	uid, gid = OwnerIDs(uid, gid, user, group, preferNames)
 	if err := unix.Lchown(path, int(uid), int(gid)); err != nil {
 		return &fs.PathError{Op: "lchown", Path: path, Err: err}
 	}
@@ -133,9 +126,10 @@ func SetTimes(path string, atime, mtime time.Time, isSymlink bool) error {
 // path is resolved and nothing can be redirected by a symlink swapped in
 // along the way. path is only used in errors.
 
-// ChownFD is Chown of the file open as fd (fchown), with the same rules for
-// names and ids.
-func ChownFD(fd int, path string, uid, gid uint32, user, group string, preferNames bool) error {
+// OwnerIDs are the ids Chown and ChownFD give a file recorded with these
+// ids and names: with preferNames, the ids this system has for the names
+// where it knows them.
+func OwnerIDs(uid, gid uint32, user, group string, preferNames bool) (uint32, uint32) {
 	if preferNames {
 		if id, ok := defaultNames.UID(user); ok {
 			uid = id
@@ -144,6 +138,13 @@ func ChownFD(fd int, path string, uid, gid uint32, user, group string, preferNam
 			gid = id
 		}
 	}
+	return uid, gid
+}
+
+// ChownFD is Chown of the file open as fd (fchown), with the same rules for
+// names and ids.
+func ChownFD(fd int, path string, uid, gid uint32, user, group string, preferNames bool) error {
+	uid, gid = OwnerIDs(uid, gid, user, group, preferNames)
 	if err := ignoringEINTR(func() error { return unix.Fchown(fd, int(uid), int(gid)) }); err != nil {
 		return &fs.PathError{Op: "fchown", Path: path, Err: err}
 	}

@@ -149,42 +149,67 @@ func TestChmodModeBits(t *testing.T) {
 }
 
 func TestSetTimesNanoseconds(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(f, nil, 0o644); err != nil {
-		t.Fatal(err)
+	setters := map[string]func(path string, atime, mtime time.Time) error{
+		"by path": func(path string, atime, mtime time.Time) error { return SetTimes(path, atime, mtime, false) },
 	}
-	atime := time.Unix(1600000000, 987654321)
-	mtime := time.Unix(1700000000, 123456789)
-	if err := SetTimes(f, atime, mtime, false); err != nil {
-		t.Fatal(err)
+	if CanSetTimesFD {
+		setters["by descriptor"] = func(path string, atime, mtime time.Time) error {
+			f, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return SetTimesFD(int(f.Fd()), path, atime, mtime)
+		}
 	}
-	m := mustLstat(t, f)
-	if !m.ModTime.Equal(mtime) || !m.AccessTime.Equal(atime) {
-		t.Errorf("times %v / %v, want %v / %v", m.AccessTime, m.ModTime, atime, mtime)
-	}
+	for name, set := range setters {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "f")
+			if err := os.WriteFile(f, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			atime := time.Unix(1600000000, 987654321)
+			mtime := time.Unix(1700000000, 123456789)
+			if err := set(f, atime, mtime); err != nil {
+				t.Fatal(err)
+			}
+			m := mustLstat(t, f)
+			if !m.ModTime.Equal(mtime) || !m.AccessTime.Equal(atime) {
+				t.Errorf("times %v / %v, want %v / %v", m.AccessTime, m.ModTime, atime, mtime)
+			}
 
-	// Zero leaves a time unchanged.
-	mtime2 := time.Unix(1500000000, 1)
-	if err := SetTimes(f, time.Time{}, mtime2, false); err != nil {
-		t.Fatal(err)
-	}
-	m = mustLstat(t, f)
-	if !m.ModTime.Equal(mtime2) || !m.AccessTime.Equal(atime) {
-		t.Errorf("after zero atime: %v / %v", m.AccessTime, m.ModTime)
-	}
-	if err := SetTimes(f, time.Time{}, time.Time{}, false); err != nil {
-		t.Fatal(err)
-	}
-	if m2 := mustLstat(t, f); !m2.ModTime.Equal(mtime2) {
-		t.Errorf("both zero changed mtime to %v", m2.ModTime)
-	}
-	// Before 1970 works too.
-	old := time.Date(1965, 5, 4, 3, 2, 1, 500, time.UTC)
-	if err := SetTimes(f, old, old, false); err != nil {
-		t.Fatal(err)
-	}
-	if m := mustLstat(t, f); !m.ModTime.Equal(old) {
-		t.Errorf("mtime %v, want %v", m.ModTime, old)
+			// Zero leaves a time unchanged.
+			mtime2 := time.Unix(1500000000, 1)
+			if err := set(f, time.Time{}, mtime2); err != nil {
+				t.Fatal(err)
+			}
+			m = mustLstat(t, f)
+			if !m.ModTime.Equal(mtime2) || !m.AccessTime.Equal(atime) {
+				t.Errorf("after zero atime: %v / %v", m.AccessTime, m.ModTime)
+			}
+			atime2 := time.Unix(1400000000, 5)
+			if err := set(f, atime2, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			m = mustLstat(t, f)
+			if !m.ModTime.Equal(mtime2) || !m.AccessTime.Equal(atime2) {
+				t.Errorf("after zero mtime: %v / %v", m.AccessTime, m.ModTime)
+			}
+			if err := set(f, time.Time{}, time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+			if m2 := mustLstat(t, f); !m2.ModTime.Equal(mtime2) {
+				t.Errorf("both zero changed mtime to %v", m2.ModTime)
+			}
+			// Before 1970 works too.
+			old := time.Date(1965, 5, 4, 3, 2, 1, 500, time.UTC)
+			if err := set(f, old, old); err != nil {
+				t.Fatal(err)
+			}
+			if m := mustLstat(t, f); !m.ModTime.Equal(old) {
+				t.Errorf("mtime %v, want %v", m.ModTime, old)
+			}
+		})
 	}
 }
 

@@ -19,9 +19,14 @@ type dirRef struct {
 	// follow allows a final symlink: only for the target itself, which the
 	// user chose.
 	follow bool
+	// setgid and gid are the directory's setgid bit and group as found:
+	// files created in a setgid directory take its group.
+	setgid bool
+	gid    uint32
 	fd     dirFD // guarded by the dirCache's mutex
 }
 
 func newDirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
-	return &dirRef{path: path, snap: snap, dev: m.Device, ino: m.Inode, follow: follow, fd: newDirFD()}
+	return &dirRef{path: path, snap: snap, dev: m.Device, ino: m.Inode, follow: follow,
+		setgid: m.Mode&fsmeta.ModeSetgid != 0, gid: m.GID, fd: newDirFD()}
 }

@@ -20,8 +20,11 @@ import (
 // one name is resolved per call instead of a long path, and no *os.File is
 // made for a partial file (that would try to register it with the
 // runtime's poller, a handful of fcntl and epoll calls per file for
-// nothing). Metadata goes through the open file (fchown, fchmod) before it
-// is closed; times, which writes would change, are set last.
+// nothing). Metadata goes through the open file (fchown, fchmod, and on
+// Linux futimens) before it is closed; times, which writes would change,
+// are set last. Each call saved counts: a restore of many small files is
+// made of little else, and on a virtual machine every system call costs
+// microseconds.
 
 // maxDirFDs bounds the directory descriptors kept open (fewer if the
 // process may open few files); beyond it the least recently used idle one
@@ -335,23 +338,27 @@ func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
 	return r.pfileOf(fd, f), nil
 }
 
-// closePartialFile applies f's metadata to its open partial file and closes
-// it: owner first (as root; chown clears setuid and setgid), then mode
-// bits, both through the descriptor, then times. merr says which metadata
+// closePartialFile applies f's metadata to its open partial file (see
+// setFileMeta) and closes it. merr says which metadata
 // could not be applied, cerr that closing failed.
 func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
-	return r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node)), p.close()
+	return r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node), true), p.close()
 }
 
-// setFileMeta applies m to the open file fd, called name in dir: owner
-// first (as root; chown clears setuid and setgid), extended attributes,
-// mode bits, all through the descriptor, then times by name.
-func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta) error {
+// setFileMeta applies m to the open file fd, called name in dir, through
+// the descriptor: owner first (as root; chown clears setuid and setgid),
+// extended attributes, mode bits, then times (by name on systems that
+// cannot set them through a descriptor). created says this restore made
+// the file, so it may already have the right owner (see ownedAsNew).
+func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, created bool) error {
 	path := filepath.Join(dir.path, name)
 	var errs []error
 	if r.root {
-		if err := fsmeta.ChownFD(fd, path, m.uid, m.gid, m.user, m.group, true); err != nil {
-			errs = append(errs, err)
+		uid, gid := fsmeta.OwnerIDs(m.uid, m.gid, m.user, m.group, true)
+		if !created || !r.ownedAsNew(dir, uid, gid) {
+			if err := fsmeta.ChownFD(fd, path, uid, gid, "", "", false); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsFD(fd, path, xs, r.root) }); err != nil {
@@ -360,19 +367,41 @@ func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta) error {
 	if err := fsmeta.ChmodFD(fd, path, r.modeOf(m, fsmeta.KindFile)); err != nil {
 		errs = append(errs, err)
 	}
-	if dfd, err := r.dirFDs.acquire(dir); err != nil {
+	if err := r.setTimesFD(fd, dir, name, path, m); err != nil {
 		errs = append(errs, err)
-	} else {
-		at := name
-		if dfd == unix.AT_FDCWD {
-			at = path
-		}
-		if err := fsmeta.SetTimesAt(dfd, at, path, r.atimeOf(m), m.mtime); err != nil {
-			errs = append(errs, err)
-		}
-		r.dirFDs.release(dir)
 	}
 	return errors.Join(errs...)
+}
+
+// setTimesFD sets m's times on the file open as fd, called name in dir:
+// through the descriptor where the system can, else by name.
+func (r *restorer) setTimesFD(fd int, dir *dirRef, name, path string, m meta) error {
+	if fsmeta.CanSetTimesFD {
+		return fsmeta.SetTimesFD(fd, path, r.atimeOf(m), m.mtime)
+	}
+	dfd, err := r.dirFDs.acquire(dir)
+	if err != nil {
+		return err
+	}
+	defer r.dirFDs.release(dir)
+	at := name
+	if dfd == unix.AT_FDCWD {
+		at = path
+	}
+	return fsmeta.SetTimesAt(dfd, at, path, r.atimeOf(m), m.mtime)
+}
+
+// ownedAsNew reports whether a file this restore creates in dir is owned
+// by uid and gid from the start: the kernel gives a new file the
+// restoring user's ids, and the directory's group where the directory is
+// setgid (as it was when the restore created or entered it). Then the
+// fchown that would set them again is skipped.
+func (r *restorer) ownedAsNew(dir *dirRef, uid, gid uint32) bool {
+	newGID := r.gid
+	if dir.setgid {
+		newGID = dir.gid
+	}
+	return r.ownIDs && uid == r.uid && gid == newGID
 }
 
 // movePartialFile renames f's partial file to its real name; only if that

@@ -171,17 +171,21 @@ const (
 )
 
 type restorer struct {
-	repo    Repo
-	idx     *repository.Index
-	be      backend.Backend
-	opts    Options
-	prog    ui.Progress
-	target  string
-	root    bool
-	now     time.Time
-	workers int
-	loaders int
-	trees   *treeCache
+	repo   Repo
+	idx    *repository.Index
+	be     backend.Backend
+	opts   Options
+	prog   ui.Progress
+	target string
+	root   bool
+	// uid and gid are the ids the restoring process gives the files it
+	// creates (ownIDs: known, as on unix).
+	uid, gid uint32
+	ownIDs   bool
+	now      time.Time
+	workers  int
+	loaders  int
+	trees    *treeCache
 
 	// The walker's own, never touched by the batch being restored meanwhile
 	// (see restoreBatch), but for the files of finished batches that hard
@@ -258,6 +262,9 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 		usedDirs:  make(map[[2]uint64]struct{}),
 	}
 	r.dirFDs.init()
+	if uid, gid := os.Geteuid(), os.Getegid(); uid >= 0 && gid >= 0 {
+		r.uid, r.gid, r.ownIDs = uint32(uid), uint32(gid), true
+	}
 	r.direct = newDirectIO(workers)
 	r.trees = newTreeCache(repo, r.loaders)
 	defer func() {

@@ -160,6 +160,46 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestOwnersInSetgidTarget restores into a setgid directory of another
+// group, where the kernel gives new files that group: files recorded with
+// the restoring user's own ids must still get them (as root; the owner is
+// never changed otherwise).
+func TestOwnersInSetgidTarget(t *testing.T) {
+	if !fsmeta.IsRoot() {
+		t.Skip("needs root: only root restores owners")
+	}
+	src := t.TempDir()
+	writeFile(t, filepath.Join(src, "top.txt"), []byte("top"), 0o644)
+	writeFile(t, filepath.Join(src, "sub/inner.txt"), []byte("inner"), 0o640)
+	writeFile(t, filepath.Join(src, "sub/other.txt"), []byte("other"), 0o644)
+	if err := fsmeta.Chown(filepath.Join(src, "sub/other.txt"), 1234, 4321, "", "", false); err != nil {
+		t.Fatal(err)
+	}
+	root, repo, _ := backup(t, src)
+
+	target := newTarget(t)
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsmeta.Chown(target, 0, 4321, "", "", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := fsmeta.Chmod(target, 0o2775); err != nil {
+		t.Fatal(err)
+	}
+	restore(t, repo, root, restorer.Options{Target: target})
+	for _, rel := range []string{"top.txt", "sub/inner.txt", "sub/other.txt", "sub"} {
+		want, _ := fsmeta.Lstat(filepath.Join(src, rel))
+		got, err := fsmeta.Lstat(filepath.Join(target, src, rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.UID != want.UID || got.GID != want.GID {
+			t.Errorf("%s: owner %d:%d, want %d:%d", rel, got.UID, got.GID, want.UID, want.GID)
+		}
+	}
+}
+
 func btoi(b bool) int64 {
 	if b {
 		return 1
