@@ -58,6 +58,8 @@ type fileState struct {
 	remaining int   // blob writes not yet done
 	end       int64 // highest offset written up to: the file is truncated to size at the end only if this falls short
 	created   bool
+	anon      bool  // created without a name (see anonFiles), named once finished
+	named     bool  // linked under its real name: nothing to rename
 	ioErr     error // the partial file cannot be created or opened: no more writes
 	err       error // first reason the file is not restored whole
 	missing   bool  // content not backed up (node.Error)
@@ -668,7 +670,12 @@ func (r *restorer) write(ctx context.Context, f *fileState, off int64, data []by
 	if !f.open && f.ioErr == nil {
 		var err error
 		if !f.created {
-			f.fh, err = r.createPartialFile(f)
+			if f.remaining == 1 { // written in one go
+				f.fh, f.anon, err = r.createAnonFile(f)
+			}
+			if !f.anon && err == nil {
+				f.fh, err = r.createPartialFile(f)
+			}
 			f.created = err == nil
 		} else {
 			f.fh, err = r.openPartialFile(f)

@@ -339,10 +339,19 @@ func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
 }
 
 // closePartialFile applies f's metadata to its open partial file (see
-// setFileMeta) and closes it. merr says which metadata
-// could not be applied, cerr that closing failed.
+// setFileMeta) and closes it; an unnamed file is named first (see
+// nameAnonFile). merr says which metadata could not be applied, cerr that
+// naming or closing failed.
 func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
-	return r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node), true), p.close()
+	merr = r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node), true)
+	if f.anon {
+		var err error
+		if f.named, err = r.nameAnonFile(f, p); err != nil {
+			p.close()
+			return merr, err
+		}
+	}
+	return merr, p.close()
 }
 
 // setFileMeta applies m to the open file fd, called name in dir, through
@@ -407,6 +416,9 @@ func (r *restorer) ownedAsNew(dir *dirRef, uid, gid uint32) bool {
 // movePartialFile renames f's partial file to its real name; only if that
 // fails is what stands there looked at (see replace).
 func (r *restorer) movePartialFile(f *fileState) error {
+	if f.named {
+		return nil
+	}
 	dfd, err := r.dirFDs.acquire(f.dir)
 	if err != nil {
 		return err

@@ -13,10 +13,12 @@
 //     one component at a time and checked with Lstat; a symlink or file
 //     standing where a directory must be is removed, never traversed. Files
 //     are created fresh with O_EXCL|O_NOFOLLOW under a temporary name and
-//     renamed into place; on unix they are created, written, given their
-//     metadata and renamed relative to a descriptor of their directory,
-//     opened with O_NOFOLLOW and checked to be the very directory (device
-//     and inode) that was created or entered, so a symlink or directory
+//     renamed into place, or on Linux, when written in one go, created
+//     without a name (O_TMPFILE) and linked into place (see anonFiles); on
+//     unix they are created, written, given their metadata and named
+//     relative to a descriptor of their directory, opened with O_NOFOLLOW
+//     and checked to be the very directory (device and inode) that was
+//     created or entered, so a symlink or directory
 //     swapped into the path during the restore cannot redirect them (such a
 //     directory is refused). Hard links are made (os.Link, or a copy where the
 //     file system has none) once their first name is restored. Symlinks from
@@ -30,7 +32,8 @@
 //     renamed to NAME only once every blob has been verified and written. A
 //     file that fails keeps what could be restored under the .lumbung-partial
 //     name (holes where blobs were bad) and is reported in Result.Errors; an
-//     interrupted restore leaves only .lumbung-partial files behind;
+//     interrupted restore leaves only .lumbung-partial files behind (and
+//     nothing of the unnamed files it was writing);
 //   - trust sizes or structure from the repository: file sizes come from the
 //     index's blob lengths, trees that contain themselves or nest deeper than
 //     maxDepth are refused, and a snapshot that expands to an absurd number of
@@ -204,6 +207,7 @@ type restorer struct {
 	bufs      sync.Pool
 	dirFDs    dirCache  // open directories files are restored into
 	direct    *directIO // nil: no direct I/O on this system
+	anon      anonFiles
 
 	usedMu   sync.Mutex
 	usedDirs map[[2]uint64]struct{} // identity of every directory this restore created or entered
