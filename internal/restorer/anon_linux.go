@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/lumbung-id/lumbung/internal/fsmeta"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,7 +39,7 @@ const (
 // ok false where unnamed files are not used (the caller then creates a
 // named partial file). probeName is a name of the caller's that nothing in
 // the snapshot uses, for the probe.
-func (a *anonFiles) create(dfd int, probeName string) (fd int, ok bool) {
+func (a *anonFiles) create(dfd int, probeName string, perm uint32) (fd int, ok bool) {
 	if dfd == unix.AT_FDCWD {
 		return -1, false
 	}
@@ -46,7 +47,7 @@ func (a *anonFiles) create(dfd int, probeName string) (fd int, ok bool) {
 	if a.how.Load() == anonOff {
 		return -1, false
 	}
-	fd, err := openat(dfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	fd, err := openat(dfd, ".", unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, perm)
 	if err != nil {
 		// This directory's file system has no O_TMPFILE (another mount
 		// below the target): a named partial file here.
@@ -90,18 +91,37 @@ func probeAnon(dfd int, name string) int32 {
 }
 
 // createAnonFile makes f's file unnamed, if it can (see anonFiles); ok is
-// false when f is to be created under its partial name instead.
+// false when f is to be created under its partial name instead. The file
+// is created with its final mode bits where the kernel gives it exactly
+// those (see finalModeAtCreate), and f.modeSet says so. Until it is named
+// nobody can open it, so its mode bits open nothing early.
 func (r *restorer) createAnonFile(f *fileState) (p pfile, ok bool, err error) {
 	dfd, err := r.dirFDs.acquire(f.dir)
 	if err != nil {
 		return pfile{}, false, err
 	}
 	defer r.dirFDs.release(f.dir)
-	fd, ok := r.anon.create(dfd, f.tmpName+".probe")
+	perm, final := r.finalModeAtCreate(f)
+	if !final {
+		perm = 0o600
+	}
+	fd, ok := r.anon.create(dfd, f.tmpName+".probe", perm)
 	if !ok {
 		return pfile{}, false, nil
 	}
+	f.modeSet = final
 	return r.pfileOf(fd, f), true, nil
+}
+
+// finalModeAtCreate returns f's final mode bits and whether creating the
+// file with them gives it exactly those: no setuid, setgid or sticky bit
+// (chown may clear them, and they are set last), no extended attributes
+// (an ACL among them sets the mode too), nothing the umask takes away, and
+// no default ACL on the directory (which would decide the mode instead).
+func (r *restorer) finalModeAtCreate(f *fileState) (uint32, bool) {
+	mode := r.modeOf(metaOf(f.node), fsmeta.KindFile)
+	ok := r.umaskOK && !f.dir.defaultACL && mode&^0o777 == 0 && mode&r.umask == 0 && len(f.node.Xattrs) == 0
+	return mode, ok
 }
 
 // nameAnonFile links f's unnamed file: under its real name when it was

@@ -60,6 +60,7 @@ type fileState struct {
 	created   bool
 	anon      bool  // created without a name (see anonFiles), named once finished
 	named     bool  // linked under its real name: nothing to rename
+	modeSet   bool  // created with its final mode bits: no fchmod
 	ioErr     error // the partial file cannot be created or opened: no more writes
 	err       error // first reason the file is not restored whole
 	missing   bool  // content not backed up (node.Error)

@@ -23,10 +23,24 @@ type dirRef struct {
 	// files created in a setgid directory take its group.
 	setgid bool
 	gid    uint32
-	fd     dirFD // guarded by the dirCache's mutex
+	// defaultACL says the directory has, or may have, a default ACL, which
+	// decides the mode of new files in it (see finalModeAtCreate).
+	defaultACL bool
+	fd         dirFD // guarded by the dirCache's mutex
 }
 
 func newDirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
 	return &dirRef{path: path, snap: snap, dev: m.Device, ino: m.Inode, follow: follow,
-		setgid: m.Mode&fsmeta.ModeSetgid != 0, gid: m.GID, fd: newDirFD()}
+		setgid: m.Mode&fsmeta.ModeSetgid != 0, gid: m.GID, defaultACL: true, fd: newDirFD()}
+}
+
+// dirRef is newDirRef for a directory files are restored into, with
+// whether it may have a default ACL (looked up only where new files could
+// otherwise be created with their final mode).
+func (r *restorer) dirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
+	d := newDirRef(path, snap, m, follow)
+	if r.umaskOK {
+		d.defaultACL = fsmeta.MayHaveDefaultACL(path)
+	}
+	return d
 }

@@ -343,7 +343,11 @@ func (r *restorer) openPartialFile(f *fileState) (pfile, error) {
 // nameAnonFile). merr says which metadata could not be applied, cerr that
 // naming or closing failed.
 func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
-	merr = r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node), true)
+	have := created
+	if f.modeSet {
+		have = createdWithMode
+	}
+	merr = r.setFileMeta(p.fd, f.dir, f.tmpName, metaOf(f.node), have)
 	if f.anon {
 		var err error
 		if f.named, err = r.nameAnonFile(f, p); err != nil {
@@ -354,17 +358,27 @@ func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
 	return merr, p.close()
 }
 
+// newFile says what a file has from its creation, so setFileMeta need not
+// set it again.
+type newFile uint8
+
+const (
+	notNew          newFile = iota // not created by this restore
+	created                        // created by this restore: owned by the restoring user (see ownedAsNew)
+	createdWithMode                // created with its final mode bits, too (see finalModeAtCreate)
+)
+
 // setFileMeta applies m to the open file fd, called name in dir, through
 // the descriptor: owner first (as root; chown clears setuid and setgid),
 // extended attributes, mode bits, then times (by name on systems that
-// cannot set them through a descriptor). created says this restore made
-// the file, so it may already have the right owner (see ownedAsNew).
-func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, created bool) error {
+// cannot set them through a descriptor); have says what the file has
+// already.
+func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, have newFile) error {
 	path := filepath.Join(dir.path, name)
 	var errs []error
 	if r.root {
 		uid, gid := fsmeta.OwnerIDs(m.uid, m.gid, m.user, m.group, true)
-		if !created || !r.ownedAsNew(dir, uid, gid) {
+		if have == notNew || !r.ownedAsNew(dir, uid, gid) {
 			if err := fsmeta.ChownFD(fd, path, uid, gid, "", "", false); err != nil {
 				errs = append(errs, err)
 			}
@@ -373,8 +387,10 @@ func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, created
 	if err := r.setXattrs(m, func(xs []fsmeta.Xattr) error { return fsmeta.SetXattrsFD(fd, path, xs, r.root) }); err != nil {
 		errs = append(errs, err)
 	}
-	if err := fsmeta.ChmodFD(fd, path, r.modeOf(m, fsmeta.KindFile)); err != nil {
-		errs = append(errs, err)
+	if have != createdWithMode {
+		if err := fsmeta.ChmodFD(fd, path, r.modeOf(m, fsmeta.KindFile)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := r.setTimesFD(fd, dir, name, path, m); err != nil {
 		errs = append(errs, err)

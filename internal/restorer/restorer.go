@@ -185,10 +185,14 @@ type restorer struct {
 	// creates (ownIDs: known, as on unix).
 	uid, gid uint32
 	ownIDs   bool
-	now      time.Time
-	workers  int
-	loaders  int
-	trees    *treeCache
+	// umask is the process\'s umask (umaskOK: known), which new files\'
+	// mode bits pass through (see finalModeAtCreate).
+	umask   uint32
+	umaskOK bool
+	now     time.Time
+	workers int
+	loaders int
+	trees   *treeCache
 
 	// The walker's own, never touched by the batch being restored meanwhile
 	// (see restoreBatch), but for the files of finished batches that hard
@@ -269,6 +273,7 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 	if uid, gid := os.Geteuid(), os.Getegid(); uid >= 0 && gid >= 0 {
 		r.uid, r.gid, r.ownIDs = uint32(uid), uint32(gid), true
 	}
+	r.umask, r.umaskOK = fsmeta.Umask()
 	r.direct = newDirectIO(workers)
 	r.trees = newTreeCache(repo, r.loaders)
 	defer func() {
@@ -301,7 +306,7 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 	tm := fsmeta.FromFileInfo(fi)
 	r.markUsed(tm)
 
-	r.walk(ctx, rootTree, newDirRef(target, "", tm, true), "", includes, 0, map[crypto.ID]bool{root: true})
+	r.walk(ctx, rootTree, r.dirRef(target, "", tm, true), "", includes, 0, map[crypto.ID]bool{root: true})
 	r.flush(ctx)
 	r.waitFlush()
 	r.dirFDs.closeAll()

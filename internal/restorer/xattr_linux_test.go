@@ -120,3 +120,51 @@ func TestExtendedAttributes(t *testing.T) {
 		}
 	}
 }
+
+// Files are restored with their own mode bits whatever would decide the
+// mode of a new file there: a default ACL on the target (it would give
+// 0640 here) or a umask that takes bits away. Files created with their
+// final mode skip the fchmod only where neither applies.
+func TestModeDespiteDefaultACLAndUmask(t *testing.T) {
+	src := t.TempDir()
+	modes := map[string]os.FileMode{"a.txt": 0o644, "sub/b.txt": 0o666, "sub/c.sh": 0o755, "d.txt": 0o600}
+	for name, mode := range modes {
+		writeFile(t, filepath.Join(src, name), []byte(name), mode)
+	}
+	root, repo, _ := backup(t, src)
+	for _, tc := range []struct {
+		name       string
+		defaultACL bool
+		umask      int
+	}{
+		{"default ACL", true, 0o022},
+		{"umask 077", false, 0o077},
+		{"umask 022", false, 0o022},
+		{"umask 0", false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := newTarget(t)
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if tc.defaultACL {
+				setXattr(t, target, "system.posix_acl_default", posixACL())
+			}
+			old := unix.Umask(tc.umask)
+			_, err := restorer.Restore(context.Background(), repo, root, restorer.Options{Target: target})
+			unix.Umask(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, mode := range modes {
+				fi, err := os.Lstat(filepath.Join(target, src, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Mode().Perm() != mode {
+					t.Errorf("%s: mode %o, want %o", name, fi.Mode().Perm(), mode)
+				}
+			}
+		})
+	}
+}
