@@ -58,13 +58,16 @@ type fileState struct {
 	remaining int   // blob writes not yet done
 	end       int64 // highest offset written up to: the file is truncated to size at the end only if this falls short
 	created   bool
-	anon      bool  // created without a name (see anonFiles), named once finished
-	named     bool  // linked under its real name: nothing to rename
-	modeSet   bool  // created with its final mode bits: no fchmod
-	ioErr     error // the partial file cannot be created or opened: no more writes
-	err       error // first reason the file is not restored whole
-	missing   bool  // content not backed up (node.Error)
-	ok        bool  // renamed into place (read after the batch is done)
+	anon      bool     // created without a name (see anonFiles), named once finished
+	named     bool     // linked under its real name: nothing to rename
+	modeSet   bool     // created with its final mode bits: no fchmod
+	repeats   bool     // its content uses a blob more than once (runs of zeroes): not preallocated
+	edges     *edgeSet // preallocated: partial blocks gathered (see directIO.prealloc)
+	allocated int64    // its length as preallocated (0: not)
+	ioErr     error    // the partial file cannot be created or opened: no more writes
+	err       error    // first reason the file is not restored whole
+	missing   bool     // content not backed up (node.Error)
+	ok        bool     // renamed into place (read after the batch is done)
 }
 
 func (f *fileState) pathOf() string   { return filepath.Join(f.dir.path, f.name) }
@@ -148,6 +151,9 @@ func (r *restorer) addFile(ctx context.Context, t *repository.Tree, n *repositor
 			b.blobs[id] = bj
 		}
 		loc := bj.loc
+		if len(bj.targets) > 0 && bj.targets[len(bj.targets)-1].f == fs {
+			fs.repeats = true
+		}
 		bj.targets = append(bj.targets, target{f: fs, off: off})
 		fs.remaining++
 		b.uses++
@@ -695,7 +701,13 @@ func (r *restorer) write(ctx context.Context, f *fileState, off int64, data []by
 		r.blobDone(ctx, f, nil, false, 0)
 		return
 	}
-	end, err := writeSparse(fh, off, data)
+	var end int64
+	var err error
+	if fh.dense() {
+		end, err = off+int64(len(data)), fh.writeAt(data, off)
+	} else {
+		end, err = writeSparse(fh, off, data)
+	}
 	if err == nil {
 		r.prog.Add(ui.Counts{Bytes: int64(len(data))})
 	} else {
@@ -784,9 +796,12 @@ func (r *restorer) finishFile(ctx context.Context, f *fileState, fh pfile, open 
 		r.report(f.snapPath(), fmt.Errorf("not restored: cannot write %s: %w", f.tmpPath(), f.ioErr))
 		return
 	}
-	if f.end < f.size {
+	if err := fh.flush(); err != nil {
+		f.setErr(fmt.Errorf("write %s: %w", f.tmpPath(), err))
+	}
+	if f.end < f.size || f.allocated > f.size {
 		// A hole at the end (zeroes, or blobs that failed): the writes did
-		// not reach the file's size.
+		// not reach the file's size; or it was preallocated to a whole block.
 		if err := fh.truncate(f.size); err != nil {
 			f.setErr(fmt.Errorf("set the size of %s: %w", f.tmpPath(), err))
 		}

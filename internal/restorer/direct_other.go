@@ -2,6 +2,8 @@
 
 package restorer
 
+import "errors"
+
 // directIO is Linux's O_DIRECT path (see direct_linux.go); elsewhere every
 // write goes through the page cache.
 type directIO struct{}
@@ -11,3 +13,14 @@ func newDirectIO(int) *directIO { return nil }
 func (*directIO) open(int, int64) int { return -1 }
 
 func (*directIO) write(int, []byte, int64) (lo, hi int) { return 0, 0 }
+
+// edgeSet is Linux's (see direct_linux.go).
+type edgeSet struct{}
+
+func (*directIO) prealloc(int, int64) *edgeSet { return nil }
+
+func (p pfile) writeAssembled([]byte, int64) error { return errors.ErrUnsupported }
+
+func (p pfile) flushEdges() error { return nil }
+
+func alignUp(off int64) int64 { return off }

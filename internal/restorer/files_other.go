@@ -20,6 +20,8 @@ func (p pfile) writeAt(b []byte, off int64) error {
 }
 
 func (p pfile) truncate(size int64) error { return p.f.Truncate(size) }
+func (p pfile) dense() bool               { return false }
+func (p pfile) flush() error              { return nil }
 func (p pfile) close() error              { return p.f.Close() }
 
 // dirFD and dirCache keep nothing here: directories are never opened.

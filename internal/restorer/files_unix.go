@@ -37,9 +37,13 @@ const maxDirFDs = 256
 type pfile struct {
 	fd, dfd int
 	dio     *directIO
+	edges   *edgeSet // the file is preallocated (see directIO.prealloc)
 }
 
 func (p pfile) writeAt(b []byte, off int64) error {
+	if p.edges != nil {
+		return p.writeAssembled(b, off)
+	}
 	if p.dio != nil {
 		lo, hi := p.dio.write(p.dfd, b, off)
 		if hi > lo {
@@ -310,6 +314,11 @@ func (r *restorer) createPartialFile(f *fileState) (pfile, error) {
 	if err != nil {
 		return pfile{}, &fs.PathError{Op: "open", Path: f.tmpPath(), Err: err}
 	}
+	if !f.repeats {
+		if f.edges = r.direct.prealloc(fd, f.size); f.edges != nil {
+			f.allocated = alignUp(f.size)
+		}
+	}
 	return r.pfileOf(fd, f), nil
 }
 
@@ -317,9 +326,21 @@ func (r *restorer) createPartialFile(f *fileState) (pfile, error) {
 // large enough for it.
 func (r *restorer) pfileOf(fd int, f *fileState) pfile {
 	if dfd := r.direct.open(fd, f.size); dfd >= 0 {
-		return pfile{fd: fd, dfd: dfd, dio: r.direct}
+		return pfile{fd: fd, dfd: dfd, dio: r.direct, edges: f.edges}
 	}
 	return pfile{fd: fd}
+}
+
+// dense reports whether writes to p go in whole (preallocated file),
+// zeroes included: no holes are left for runs of zeroes.
+func (p pfile) dense() bool { return p.edges != nil }
+
+// flush writes what p holds back (see flushEdges).
+func (p pfile) flush() error {
+	if p.edges == nil {
+		return nil
+	}
+	return p.flushEdges()
 }
 
 // openPartialFile opens f's partial file again for more writes. It never

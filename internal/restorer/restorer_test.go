@@ -350,6 +350,19 @@ func TestDamagedBlob(t *testing.T) {
 		whole, _ := os.ReadFile(filepath.Join(src, f))
 		if len(partial) != len(whole) || bytes.Equal(partial, whole) {
 			t.Errorf("%s: partial file has %d bytes (want %d, with a hole)", f, len(partial), len(whole))
+			continue
+		}
+		if f == "big" { // only the damaged blob's bytes differ, and they are zeroes
+			first, last := 0, len(whole)-1
+			for partial[first] == whole[first] {
+				first++
+			}
+			for partial[last] == whole[last] {
+				last--
+			}
+			if !bytes.Equal(partial[first:last+1], make([]byte, last+1-first)) || last-first > 16<<20 {
+				t.Errorf("big: bytes %d-%d differ and are not the damaged blob's hole", first, last)
+			}
 		}
 	}
 	if len(failed) != 3 {
