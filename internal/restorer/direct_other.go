@@ -14,7 +14,8 @@ func (*directIO) open(int, int64) int { return -1 }
 
 func (*directIO) write(int, []byte, int64) (lo, hi int) { return 0, 0 }
 
-// edgeSet is Linux's (see direct_linux.go).
+// edgeSet is Linux's (see direct_linux.go): no file is preallocated here,
+// so nothing calls writeAssembled or flushEdges.
 type edgeSet struct{}
 
 func (*directIO) prealloc(int, int64) *edgeSet { return nil }
@@ -23,4 +24,5 @@ func (p pfile) writeAssembled([]byte, int64) error { return errors.ErrUnsupporte
 
 func (p pfile) flushEdges() error { return nil }
 
-func alignUp(off int64) int64 { return off }
+// alignUp rounds off up to a whole 4 KiB block.
+func alignUp(off int64) int64 { return (off + 4095) &^ 4095 }

@@ -384,7 +384,7 @@ func (r *restorer) closePartialFile(f *fileState, p pfile) (merr, cerr error) {
 type newFile uint8
 
 const (
-	notNew          newFile = iota // not created by this restore
+	keptFile        newFile = iota // already there and kept (Options.SkipIdentical)
 	created                        // created by this restore: owned by the restoring user (see ownedAsNew)
 	createdWithMode                // created with its final mode bits, too (see finalModeAtCreate)
 )
@@ -399,7 +399,7 @@ func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, have ne
 	var errs []error
 	if r.root {
 		uid, gid := fsmeta.OwnerIDs(m.uid, m.gid, m.user, m.group, true)
-		if have == notNew || !r.ownedAsNew(dir, uid, gid) {
+		if have == keptFile || !r.ownedAsNew(dir, uid, gid) {
 			if err := fsmeta.ChownFD(fd, path, uid, gid, "", "", false); err != nil {
 				errs = append(errs, err)
 			}

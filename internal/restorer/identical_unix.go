@@ -65,7 +65,7 @@ func (e *existingFile) Read(p []byte) (int, error) {
 
 // setMeta applies m through the descriptor, as to a restored file.
 func (e *existingFile) setMeta(r *restorer, m meta) error {
-	return r.setFileMeta(e.fd, e.dir, e.name, m, notNew)
+	return r.setFileMeta(e.fd, e.dir, e.name, m, keptFile)
 }
 
 func (e *existingFile) close() error {
