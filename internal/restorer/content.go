@@ -701,13 +701,7 @@ func (r *restorer) write(ctx context.Context, f *fileState, off int64, data []by
 		r.blobDone(ctx, f, nil, false, 0)
 		return
 	}
-	var end int64
-	var err error
-	if fh.dense() {
-		end, err = off+int64(len(data)), fh.writeAt(data, off)
-	} else {
-		end, err = writeSparse(fh, off, data)
-	}
+	end, err := writeSparse(fh, off, data)
 	if err == nil {
 		r.prog.Add(ui.Counts{Bytes: int64(len(data))})
 	} else {

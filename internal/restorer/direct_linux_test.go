@@ -58,13 +58,7 @@ func TestDirectWrites(t *testing.T) {
 			t.Fatalf("write [%d, %d): %v", lo, hi, err)
 		}
 	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("file differs from what was written (%d bytes read, %d written)", len(got), len(want))
-	}
+	assertFileHolds(t, path, want)
 	if direct && dio.off.Load() {
 		t.Errorf("direct I/O turned itself off on a file system that took O_DIRECT")
 	}
@@ -177,17 +171,23 @@ func TestPreallocatedWrites(t *testing.T) {
 			if err := p.truncate(size); err != nil {
 				t.Fatal(err)
 			}
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want) {
-				i := 0
-				for i < min(len(got), len(want)) && got[i] == want[i] {
-					i++
-				}
-				t.Fatalf("file differs from byte %d (%d bytes read, %d written)", i, len(got), len(want))
-			}
+			assertFileHolds(t, path, want)
 		})
+	}
+}
+
+// assertFileHolds fails unless the file at path holds exactly want.
+func assertFileHolds(t *testing.T, path string, want []byte) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		i := 0
+		for i < min(len(got), len(want)) && got[i] == want[i] {
+			i++
+		}
+		t.Fatalf("file differs from what was written from byte %d (%d bytes read, %d written)", i, len(got), len(want))
 	}
 }

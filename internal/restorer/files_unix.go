@@ -413,15 +413,15 @@ func (r *restorer) setFileMeta(fd int, dir *dirRef, name string, m meta, have ne
 			errs = append(errs, err)
 		}
 	}
-	if err := r.setTimesFD(fd, dir, name, path, m); err != nil {
+	if err := r.setFileTimes(fd, dir, name, path, m); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// setTimesFD sets m's times on the file open as fd, called name in dir:
+// setFileTimes sets m's times on the file open as fd, called name in dir:
 // through the descriptor where the system can, else by name.
-func (r *restorer) setTimesFD(fd int, dir *dirRef, name, path string, m meta) error {
+func (r *restorer) setFileTimes(fd int, dir *dirRef, name, path string, m meta) error {
 	if fsmeta.CanSetTimesFD {
 		return fsmeta.SetTimesFD(fd, path, r.atimeOf(m), m.mtime)
 	}

@@ -171,8 +171,13 @@ var zeroes = make([]byte, sparseUnit)
 // writeSparse writes data at off, skipping runs of zeroes, and returns the
 // offset it wrote up to (off if it wrote nothing). Skipped runs read back
 // as zeroes: they are holes below the file's end, and finishFile extends a
-// file whose writes fell short of its size.
+// file whose writes fell short of its size. A preallocated (dense) file is
+// written whole: its blocks are there already, and its partial blocks are
+// gathered from every byte of the blobs around them.
 func writeSparse(f pfile, off int64, data []byte) (int64, error) {
+	if f.dense() {
+		return off + int64(len(data)), f.writeAt(data, off)
+	}
 	isZero := func(i int) bool {
 		e := min(i+sparseUnit, len(data))
 		return bytes.Equal(data[i:e], zeroes[:e-i])

@@ -18,9 +18,8 @@
 //     unix they are created, written, given their metadata and named
 //     relative to a descriptor of their directory, opened with O_NOFOLLOW
 //     and checked to be the very directory (device and inode) that was
-//     created or entered, so a symlink or directory
-//     swapped into the path during the restore cannot redirect them (such a
-//     directory is refused). Hard links are made (os.Link, or a copy where the
+//     created or entered, so a symlink or directory swapped into the path
+//     during the restore cannot redirect them (such a directory is refused). Hard links are made (os.Link, or a copy where the
 //     file system has none) once their first name is restored. Symlinks from
 //     the snapshot are created last, after every file and directory, so no
 //     later write can pass through one; their targets are written verbatim
@@ -185,7 +184,7 @@ type restorer struct {
 	// creates (ownIDs: known, as on unix).
 	uid, gid uint32
 	ownIDs   bool
-	// umask is the process\'s umask (umaskOK: known), which new files\'
+	// umask is the process's umask (umaskOK: known), which new files'
 	// mode bits pass through (see finalModeAtCreate).
 	umask   uint32
 	umaskOK bool
