@@ -57,6 +57,9 @@ if [[ -n $IMAGE ]]; then
 	MNT=$(mktemp -d)
 	trap 'umount "$MNT" 2>/dev/null; losetup -d "$LOOP"; rmdir "$MNT"' EXIT
 else
+	if compgen -G "$BENCH_DIR/ab-*" >/dev/null; then # left by an interrupted run
+		mass_delete "$BENCH_DIR"/ab-*
+	fi
 	wait_after_mass_delete
 fi
 
