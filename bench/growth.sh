@@ -7,8 +7,10 @@
 # bench/corpus). All tools back up the same corpus state at every step (the
 # order of the tools alternates from step to step). Reports wall time and peak
 # RSS of every backup and the ratio of backup #GROWTH_STEPS to backup #2
-# (target ≤ 1.2×). Finally restores the last backup of each tool and checks it
-# with diff -r.
+# (target ≤ 1.2×), then the same cost measured apart from the machine's drift:
+# further steps backed up into the grown repository and into a control one side
+# by side (GROWTH_CONTROL). Finally restores the last backup of each tool and
+# checks it with diff -r.
 #
 # Environment:
 #   BENCH_DIR      work directory           (default /tmp/lumbung-bench)
@@ -17,6 +19,11 @@
 #   TOOLS          tools to run             (default "lumbung restic"; borg also works)
 #   GROWTH_STEPS   number of backups        (default 30)
 #   GROWTH_VERIFY  restore+verify at end    (default 1)
+#   GROWTH_CONTROL backups in the paired comparison after the run (default 5;
+#                  0: none): each further mutation step is backed up both into
+#                  the grown repository and into a control repository that
+#                  holds only the last state's backup, side by side, so that
+#                  what history costs is measured apart from the machine's drift
 #   LUMBUNG_BIN use this lumbung binary instead of building ./cmd/lumbung
 #   BENCH_WAIT_IDLE  before each backup, wait up to this many seconds for the
 #                  machine to be idle (default 30; 0: don't wait)
@@ -29,11 +36,13 @@ BENCH_SIZE=${BENCH_SIZE:-256M}
 TOOLS=${TOOLS:-"lumbung restic"}
 GROWTH_STEPS=${GROWTH_STEPS:-30}
 GROWTH_VERIFY=${GROWTH_VERIFY:-1}
+GROWTH_CONTROL=${GROWTH_CONTROL:-5}
 BENCH_WAIT_IDLE=${BENCH_WAIT_IDLE:-30}
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 if ! [[ $GROWTH_STEPS =~ ^[0-9]+$ ]] || ((GROWTH_STEPS < 2)); then die "GROWTH_STEPS must be >= 2"; fi
+[[ $GROWTH_CONTROL =~ ^[0-9]+$ ]] || die "GROWTH_CONTROL must be a number"
 LAST=$GROWTH_STEPS
 
 START=$SECONDS
@@ -87,12 +96,75 @@ for ((n = 1; n <= LAST; n++)); do
 done
 read -r C_FILES1 C_BYTES1 < <(corpus_summary "$CORPUS")
 
+# median VALUE... — the median of numbers.
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+
+# The paired comparison. Backups #2 and #LAST are minutes apart, and this
+# machine's speed drifts by more than the 20% the target allows in that time
+# (two runs of the same code gave 1.18× and 1.38× for backups of ~0.3 s,
+# with no trend between). So after the run, each further mutation step is
+# backed up into the grown repository and into a control repository that
+# holds only one backup of the state at #LAST, one right after the other (the
+# order alternating): the same data at the same moment, with LAST and more
+# backups of history against one and more.
+declare -A GWALL GRSS CWALL CRSS
+if ((GROWTH_CONTROL > 0)); then
+	for tool in "${TOOL_LIST[@]}"; do
+		REPO=$GDIR/control-$tool
+		rm -rf "$REPO" "${STATE_DIR:?}/growth-control-$tool"
+		tool_env "growth-control-$tool"
+		tool_init "$tool"
+		tool_backup "$tool" 1 "growth-control-$tool-backup-1"
+	done
+	for ((c = 1; c <= GROWTH_CONTROL; c++)); do
+		"$CORPUS_BIN" -q -dir "$CORPUS" -size "$BENCH_SIZE" -seed "$BENCH_SEED" -mutate $((LAST + c - 1)) ||
+			die "corpus mutation step $((LAST + c - 1)) failed"
+		line="paired backup $c:"
+		for tool in "${TOOL_LIST[@]}"; do
+			repos=(grown control)
+			((c % 2 == 0)) && repos=(control grown)
+			for which in "${repos[@]}"; do
+				if [[ $which == grown ]]; then
+					REPO=$GDIR/repo-$tool
+					tool_env "growth-$tool"
+					tool_backup "$tool" $((LAST + c)) "growth-$tool-backup-$((LAST + c))"
+					GWALL[$tool/$c]=$M_WALL GRSS[$tool/$c]=$M_RSS
+				else
+					REPO=$GDIR/control-$tool
+					tool_env "growth-control-$tool"
+					tool_backup "$tool" $((c + 1)) "growth-control-$tool-backup-$((c + 1))"
+					CWALL[$tool/$c]=$M_WALL CRSS[$tool/$c]=$M_RSS
+				fi
+			done
+			line+=" $tool ${GWALL[$tool/$c]}s/${CWALL[$tool/$c]}s;"
+		done
+		log "$line (grown/control)"
+	done
+	rm -rf "$GDIR"/control-*
+fi
+
+# PAIRED[tool/gw|cw|gr|cr] are the medians of the paired backups' wall times
+# and peak RSS (grown, control); PAIRED[tool/wall|rss] the ratios.
+declare -A PAIRED
+if ((GROWTH_CONTROL > 0)); then
+	for tool in "${TOOL_LIST[@]}"; do
+		gws=() cws=() grs=() crs=()
+		for ((c = 1; c <= GROWTH_CONTROL; c++)); do
+			gws+=("${GWALL[$tool/$c]}") cws+=("${CWALL[$tool/$c]}") grs+=("${GRSS[$tool/$c]}") crs+=("${CRSS[$tool/$c]}")
+		done
+		PAIRED[$tool/gw]=$(median "${gws[@]}") PAIRED[$tool/cw]=$(median "${cws[@]}")
+		PAIRED[$tool/gr]=$(median "${grs[@]}") PAIRED[$tool/cr]=$(median "${crs[@]}")
+		PAIRED[$tool/wall]=$(ratio "${PAIRED[$tool/gw]}" "${PAIRED[$tool/cw]}")
+		PAIRED[$tool/rss]=$(ratio "${PAIRED[$tool/gr]}" "${PAIRED[$tool/cr]}")
+	done
+fi
+
 if ((GROWTH_VERIFY)); then
 	for tool in "${TOOL_LIST[@]}"; do
 		REPO=$GDIR/repo-$tool
 		TARGET=$GDIR/restore-$tool
 		tool_env "growth-$tool"
-		tool_restore "$tool" "$LAST" "growth-$tool-restore"
+		tool_restore "$tool" $((LAST + GROWTH_CONTROL)) "growth-$tool-restore"
 		verify_restore "$tool"
 		VERIFIED[$tool]="$VERIFY_NOTE (restore ${M_WALL}s, peak RSS $(kib2mib "$M_RSS") MiB)"
 		rm -rf "$TARGET"
@@ -164,6 +236,22 @@ report() {
 				"$(kib2mib "$re")" "$(kib2mib "$rl")" "$(ratio "$rl" "$re")"
 		done
 	fi
+	if ((GROWTH_CONTROL > 0)); then
+		echo
+		echo "## History's cost, paired (target ≤ 1.2×)"
+		echo
+		echo "Mutation steps $LAST–$((LAST + GROWTH_CONTROL - 1)), each backed up into the grown repository (backups #$((LAST + 1))–#$((LAST + GROWTH_CONTROL))) and, right before or after it, into a control repository holding only one backup of the state at #$LAST (its backups #2–#$((GROWTH_CONTROL + 1))): the same data at the same moment. Medians over the $GROWTH_CONTROL pairs:"
+		echo
+		echo "| tool | wall, grown s | wall, control s | ratio | peak RSS, grown MiB | peak RSS, control MiB | ratio | result |"
+		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+		local pres
+		for t in "${TOOL_LIST[@]}"; do
+			pres=PASS
+			[[ $(check "${PAIRED[$t/wall]}" "<=" 1.2) == PASS && $(check "${PAIRED[$t/rss]}" "<=" 1.2) == PASS ]] || pres=FAIL
+			printf '| %s | %.2f | %.2f | %s× | %s | %s | %s× | %s |\n' "$t" "${PAIRED[$t/gw]}" "${PAIRED[$t/cw]}" "${PAIRED[$t/wall]}" \
+				"$(kib2mib "${PAIRED[$t/gr]}")" "$(kib2mib "${PAIRED[$t/cr]}")" "${PAIRED[$t/rss]}" "$pres"
+		done
+	fi
 	if has_tool lumbung && has_tool restic; then
 		echo
 		echo "Backup #$LAST, restic / lumbung wall time: $(ratio "${WALL[restic/$LAST]}" "${WALL[lumbung/$LAST]}")×;" \
@@ -179,7 +267,7 @@ report() {
 	echo "if that is more than a small fraction of wall time × $(nproc) CPUs, the machine was shared and the numbers are noisy (per-backup values in the CSV)."
 	if ((GROWTH_VERIFY)); then
 		echo
-		echo "Restore of backup #$LAST (diff -r against the corpus):"
+		echo "Restore of backup #$((LAST + GROWTH_CONTROL)) (diff -r against the corpus):"
 		for t in "${TOOL_LIST[@]}"; do echo "- $t: ${VERIFIED[$t]}"; done
 	fi
 	echo
@@ -213,6 +301,18 @@ write_json() {
 				"$t" "$n" "${WALL[$t/$n]}" "${CPU[$t/$n]}" "${RSS[$t/$n]}" "${SIZE[$t/$n]}" "${OTHER[$t/$n]}"
 		done
 	done
+	echo
+	echo "  ],"
+	echo "  \"paired\": ["
+	first=1
+	if ((GROWTH_CONTROL > 0)); then
+		for t in "${TOOL_LIST[@]}"; do
+			((first)) || echo ","
+			first=0
+			printf '    {"tool": "%s", "pairs": %d, "wall_grown_s": %s, "wall_control_s": %s, "wall": %s, "peak_rss_grown_kib": %s, "peak_rss_control_kib": %s, "peak_rss": %s, "target": 1.2}' \
+				"$t" "$GROWTH_CONTROL" "${PAIRED[$t/gw]}" "${PAIRED[$t/cw]}" "$(json_num "${PAIRED[$t/wall]}")" "${PAIRED[$t/gr]}" "${PAIRED[$t/cr]}" "$(json_num "${PAIRED[$t/rss]}")"
+		done
+	fi
 	echo
 	echo "  ],"
 	echo "  \"ratios_last_vs_2\": ["
