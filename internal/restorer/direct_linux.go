@@ -114,9 +114,15 @@ func (d *directIO) getBuf() []byte {
 		return b
 	default:
 	}
-	b := make([]byte, directBufSize+directAlign)
+	return alignedBuf(directBufSize)
+}
+
+// alignedBuf returns n bytes of new memory starting at a directAlign
+// boundary, as direct I/O wants.
+func alignedBuf(n int) []byte {
+	b := make([]byte, n+directAlign)
 	skip := (directAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)) % directAlign
-	return b[skip : skip+directBufSize : skip+directBufSize]
+	return b[skip : skip+n : skip+n]
 }
 
 func (d *directIO) putBuf(b []byte) {
@@ -257,11 +263,7 @@ func (p pfile) flushEdges() error {
 	return first
 }
 
-var edgeBufPool = sync.Pool{New: func() any {
-	b := make([]byte, 2*directAlign)
-	skip := (directAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)) % directAlign
-	return b[skip : skip+directAlign : skip+directAlign]
-}}
+var edgeBufPool = sync.Pool{New: func() any { return alignedBuf(directAlign) }}
 
 // getEdgeBuf returns a zeroed, aligned block buffer, or nil when
 // maxEdgeBufs are in use.

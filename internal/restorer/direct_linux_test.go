@@ -142,9 +142,7 @@ func TestPreallocatedWrites(t *testing.T) {
 			pieces := make(chan int)
 			var wg sync.WaitGroup
 			for range tc.writers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
+				wg.Go(func() {
 					for i := range pieces {
 						lo, hi := cuts[i], cuts[i+1]
 						data := append([]byte(nil), want[lo:hi]...) // as a decoded blob: a buffer of its own
@@ -152,7 +150,7 @@ func TestPreallocatedWrites(t *testing.T) {
 							t.Errorf("write [%d, %d): %v", lo, hi, err)
 						}
 					}
-				}()
+				})
 			}
 			for _, i := range order {
 				pieces <- i

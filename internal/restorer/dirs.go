@@ -34,10 +34,10 @@ func newDirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
 		setgid: m.Mode&fsmeta.ModeSetgid != 0, gid: m.GID, defaultACL: true, fd: newDirFD()}
 }
 
-// dirRef is newDirRef for a directory files are restored into, with
+// newDirRef is newDirRef for a directory files are restored into, with
 // whether it may have a default ACL (looked up only where new files could
 // otherwise be created with their final mode).
-func (r *restorer) dirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
+func (r *restorer) newDirRef(path, snap string, m fsmeta.Meta, follow bool) *dirRef {
 	d := newDirRef(path, snap, m, follow)
 	if r.umaskOK {
 		d.defaultACL = fsmeta.MayHaveDefaultACL(path)

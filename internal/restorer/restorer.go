@@ -19,8 +19,9 @@
 //     relative to a descriptor of their directory, opened with O_NOFOLLOW
 //     and checked to be the very directory (device and inode) that was
 //     created or entered, so a symlink or directory swapped into the path
-//     during the restore cannot redirect them (such a directory is refused). Hard links are made (os.Link, or a copy where the
-//     file system has none) once their first name is restored. Symlinks from
+//     during the restore cannot redirect them (such a directory is
+//     refused). Hard links are made (os.Link, or a copy where the file
+//     system has none) once their first name is restored. Symlinks from
 //     the snapshot are created last, after every file and directory, so no
 //     later write can pass through one; their targets are written verbatim
 //     and never resolved by the restorer. A directory this restore created or
@@ -305,7 +306,7 @@ func Restore(ctx context.Context, repo Repo, root crypto.ID, opts Options) (*Res
 	tm := fsmeta.FromFileInfo(fi)
 	r.markUsed(tm)
 
-	r.walk(ctx, rootTree, r.dirRef(target, "", tm, true), "", includes, 0, map[crypto.ID]bool{root: true})
+	r.walk(ctx, rootTree, r.newDirRef(target, "", tm, true), "", includes, 0, map[crypto.ID]bool{root: true})
 	r.flush(ctx)
 	r.waitFlush()
 	r.dirFDs.closeAll()

@@ -145,7 +145,7 @@ func (r *restorer) walkDir(ctx context.Context, n *repository.Node, path, rel, s
 		}
 	} else {
 		ancestors[n.Subtree] = true
-		r.walk(ctx, t, r.dirRef(path, snap, m, false), rel, incl, depth, ancestors)
+		r.walk(ctx, t, r.newDirRef(path, snap, m, false), rel, incl, depth, ancestors)
 		delete(ancestors, n.Subtree)
 	}
 	r.dirs = append(r.dirs, d)
