@@ -172,7 +172,6 @@ if ((GROWTH_VERIFY)); then
 fi
 ELAPSED=$((SECONDS - START))
 
-med3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
 
 report() {
 	local t n
@@ -228,10 +227,10 @@ report() {
 		echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 		local we wl re rl
 		for t in "${TOOL_LIST[@]}"; do
-			we=$(med3 "${WALL[$t/2]}" "${WALL[$t/3]}" "${WALL[$t/4]}")
-			wl=$(med3 "${WALL[$t/$((LAST - 2))]}" "${WALL[$t/$((LAST - 1))]}" "${WALL[$t/$LAST]}")
-			re=$(med3 "${RSS[$t/2]}" "${RSS[$t/3]}" "${RSS[$t/4]}")
-			rl=$(med3 "${RSS[$t/$((LAST - 2))]}" "${RSS[$t/$((LAST - 1))]}" "${RSS[$t/$LAST]}")
+			we=$(median "${WALL[$t/2]}" "${WALL[$t/3]}" "${WALL[$t/4]}")
+			wl=$(median "${WALL[$t/$((LAST - 2))]}" "${WALL[$t/$((LAST - 1))]}" "${WALL[$t/$LAST]}")
+			re=$(median "${RSS[$t/2]}" "${RSS[$t/3]}" "${RSS[$t/4]}")
+			rl=$(median "${RSS[$t/$((LAST - 2))]}" "${RSS[$t/$((LAST - 1))]}" "${RSS[$t/$LAST]}")
 			printf '| %s | %.2f | %.2f | %s× | %s | %s | %s× |\n' "$t" "$we" "$wl" "$(ratio "$wl" "$we")" \
 				"$(kib2mib "$re")" "$(kib2mib "$rl")" "$(ratio "$rl" "$re")"
 		done
