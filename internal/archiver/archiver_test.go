@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -405,35 +406,55 @@ func findNode(t *testing.T, repo *repository.Repository, tree crypto.ID, path st
 	return node
 }
 
-// A repository that fails while large files are being read fails the
-// backup with its error; it does not turn the large files into "unreadable"
-// entries of a snapshot.
-func TestRepositoryFailureDuringLargeFiles(t *testing.T) {
-	ctx := context.Background()
-	be := faulty.Wrap(mem.New())
-	repo, err := repository.Init(ctx, be, []byte("pw"), repository.Options{KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
+// A repository that fails while files are being read fails the backup
+// with its error; it does not turn the files into "unreadable" entries of
+// a snapshot. Large files' chunks go through the blob workers, small
+// files are saved by their readers (inlineMax): both paths.
+func TestRepositoryFailureDuringBackup(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]int // name: size
+	}{
+		{"large files", map[string]int{"media/a.mp4": 12 << 20, "media/b.mp4": 12 << 20, "media/c.mp4": 12 << 20, "media/d.mp4": 12 << 20}},
+		{"small files", func() map[string]int {
+			m := map[string]int{}
+			for i := range 600 {
+				m[fmt.Sprintf("surat/%03d/%d.pdf", i/50, i)] = 40 << 10
+			}
+			return m
+		}()},
 	}
-	src := t.TempDir()
-	for i := range 4 {
-		testutil.WriteFile(t, filepath.Join(src, "media", string(rune('a'+i))+".mp4"), randomData(uint64(i), 12<<20))
-	}
-	// Slow pack saves: the large-file worker soon waits for the backlog,
-	// and is waiting when the first save fails.
-	be.Delay(300 * time.Millisecond)
-	be.FailNthSave(1)
-	var warned []string
-	rec := &warnRecorder{warn: func(p string) { warned = append(warned, p) }}
-	res, err := Backup(ctx, repo, []string{src}, Options{Progress: rec})
-	if err == nil || errors.Is(err, ErrSomeUnreadable) || res != nil {
-		t.Fatalf("Backup = %v, %v; want the repository's error and no snapshot", res, err)
-	}
-	if !errors.Is(err, faulty.ErrInjected) {
-		t.Errorf("Backup error %v does not carry the backend's failure", err)
-	}
-	if len(warned) > 0 {
-		t.Errorf("files reported unreadable for a repository failure: %v", warned)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			be := faulty.Wrap(mem.New())
+			repo, err := repository.Init(ctx, be, []byte("pw"), repository.Options{KDF: crypto.TestKDF})
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := t.TempDir()
+			i := 0
+			for name, size := range tc.files {
+				testutil.WriteFile(t, filepath.Join(src, name), randomData(uint64(i), size))
+				i++
+			}
+			// Slow pack saves: the readers soon wait for the backlog or
+			// the blob workers, and are waiting when the first save fails.
+			be.Delay(300 * time.Millisecond)
+			be.FailNthSave(1)
+			var warned []string
+			rec := &warnRecorder{warn: func(p string) { warned = append(warned, p) }}
+			res, err := Backup(ctx, repo, []string{src}, Options{Progress: rec})
+			if err == nil || errors.Is(err, ErrSomeUnreadable) || res != nil {
+				t.Fatalf("Backup = %v, %v; want the repository's error and no snapshot", res, err)
+			}
+			if !errors.Is(err, faulty.ErrInjected) {
+				t.Errorf("Backup error %v does not carry the backend's failure", err)
+			}
+			if len(warned) > 0 {
+				t.Errorf("files reported unreadable for a repository failure: %v", warned)
+			}
+		})
 	}
 }
 

@@ -3,6 +3,7 @@ package repository_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -106,36 +107,18 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 		Chunker: repository.ChunkerParams{Min: 16 << 10, Avg: 64 << 10, Max: 256 << 10}}
 	repo, be := initMem(t, opts)
 	w := repo.NewWriter(ctx)
-	var mu sync.Mutex
-	blobs := map[crypto.ID][]byte{}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range 60 {
-				seed := uint64(g*1000 + i)
-				data := testutil.RandBytes(seed, 1+int(seed*7919)%(128<<10))
-				typ := repository.DataBlob
-				switch {
-				case i%3 == 0:
-					data = bytes.Repeat([]byte("KK 3201 RT 02 RW 05; "), 1+len(data)/20)[:len(data)]
-				case i == 59:
-					// Larger than a pack: a pack of its own.
-					typ, data = repository.TreeBlob, testutil.RandBytes(seed, 3<<19)
-				}
-				id, _, err := w.SaveBlob(ctx, typ, data)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				blobs[id] = data
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
+	blobs := saveConcurrently(t, w, 8, 60, func(g, i int) (repository.BlobType, []byte) {
+		seed := uint64(g*1000 + i)
+		data := testutil.RandBytes(seed, 1+int(seed*7919)%(128<<10))
+		switch {
+		case i%3 == 0:
+			data = bytes.Repeat([]byte("KK 3201 RT 02 RW 05; "), 1+len(data)/20)[:len(data)]
+		case i == 59:
+			// Larger than a pack: a pack of its own.
+			return repository.TreeBlob, testutil.RandBytes(seed, 3<<19)
+		}
+		return repository.DataBlob, data
+	})
 	if err := w.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -143,15 +126,7 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 		t.Fatal("a blob saved after Commit was accepted")
 	}
 	repo2 := openIndexed(t, be, "rahasia", opts)
-	for id, want := range blobs {
-		got, err := repo2.LoadBlob(ctx, id, nil)
-		if err != nil {
-			t.Fatalf("blob %s: %v", id.Short(), err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("blob %s differs", id.Short())
-		}
-	}
+	checkBlobs(t, repo2, blobs)
 	n, packs := 0, 0
 	err := be.List(ctx, backend.PackFile, func(fi backend.FileInfo) error {
 		id, _ := crypto.ParseID(fi.Name)
@@ -165,6 +140,74 @@ func TestConcurrentSaveSmallPacks(t *testing.T) {
 	}
 	if packs < 10 {
 		t.Fatalf("only %d packs: the small pack size was not applied", packs)
+	}
+}
+
+// Blobs just below, at and above the size that switches the writer from
+// small to large scratch buffers, compressible and not, saved by many
+// goroutines at once, all read back intact: no scratch buffer is handed to
+// a second saver while its blob is still being sealed.
+func TestConcurrentSaveAroundScratchSizes(t *testing.T) {
+	ctx := context.Background()
+	repo, be := initMem(t, testOpts)
+	w := repo.NewWriter(ctx)
+	sizes := []int{64, 12 << 10, 256<<10 - 1, 256 << 10, 256<<10 + 1, 1 << 20}
+	blobs := saveConcurrently(t, w, 6, len(sizes), func(g, i int) (repository.BlobType, []byte) {
+		seed, n := uint64(g*100+i), sizes[i]
+		data := testutil.RandBytes(seed, n)
+		if g%2 == 0 {
+			line := fmt.Sprintf("NIK 32010%07d Siti Aminah RT %02d; ", seed, i)
+			data = bytes.Repeat([]byte(line), n/len(line)+1)[:n]
+		}
+		binary.LittleEndian.PutUint64(data, seed) // every blob distinct
+		return repository.DataBlob, data
+	})
+	if err := w.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(blobs) != 6*len(sizes) {
+		t.Fatalf("%d distinct blobs, want %d", len(blobs), 6*len(sizes))
+	}
+	checkBlobs(t, openIndexed(t, be, "rahasia", testOpts), blobs)
+}
+
+// saveConcurrently saves perG blobs made by blob(g, i) from each of
+// goroutines goroutines at once and returns them by id.
+func saveConcurrently(t *testing.T, w *repository.Writer, goroutines, perG int, blob func(g, i int) (repository.BlobType, []byte)) map[crypto.ID][]byte {
+	t.Helper()
+	var mu sync.Mutex
+	blobs := map[crypto.ID][]byte{}
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				typ, data := blob(g, i)
+				id, _, err := w.SaveBlob(context.Background(), typ, data)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				blobs[id] = data
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	return blobs
+}
+
+// checkBlobs reads every blob back from repo and compares it.
+func checkBlobs(t *testing.T, repo *repository.Repository, blobs map[crypto.ID][]byte) {
+	t.Helper()
+	for id, want := range blobs {
+		got, err := repo.LoadBlob(context.Background(), id, nil)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("blob %s of %d bytes: read back %d bytes, %v", id.Short(), len(want), len(got), err)
+		}
 	}
 }
 

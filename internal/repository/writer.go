@@ -45,8 +45,13 @@ type Writer struct {
 	uploads  chan *packBuilder
 	wg       sync.WaitGroup
 	packBufs *bufpool.Pool
-	sealBufs *bufpool.Pool
-	closed   bool
+	sealBufs *bufpool.Pool // scratch for blobs larger than smallBlob
+	// smallBufs is scratch for blobs of at most smallBlob bytes: a
+	// backup's small files are saved by as many goroutines as read them
+	// (see archiver), and a scratch buffer sized for the largest chunk
+	// for each would cost megabytes per goroutine for a few KiB of data.
+	smallBufs *bufpool.Pool
+	closed    bool
 	// active counts SaveBlobID calls under way; Commit and Abort wait for
 	// them before closing uploads.
 	active sync.WaitGroup
@@ -83,14 +88,23 @@ func (r *Repository) NewWriter(ctx context.Context) *Writer {
 	// RSS unchanged (docs/benchmarks.md).
 	w.packBufs = bufpool.NewPrepared(max(r.cfg.PackSize, r.cfg.Chunker.Max+crypto.Overhead+1)+packHeaderRoom, uploaders+2,
 		func(b []byte) { hugepage.Advise(b, r.cfg.PackSize) })
-	// Scratch for one compressed blob: zstd's bound for the largest chunk.
-	w.sealBufs = bufpool.New(r.cfg.Chunker.Max+r.cfg.Chunker.Max/128+1<<12, runtime.GOMAXPROCS(0)+1)
+	// Scratch for one compressed blob: zstd's bound for the largest chunk,
+	// or for smallBlob.
+	w.sealBufs = bufpool.New(scratchSize(r.cfg.Chunker.Max), runtime.GOMAXPROCS(0)+1)
+	w.smallBufs = bufpool.New(scratchSize(smallBlob), 2*runtime.GOMAXPROCS(0)+1)
 	for range uploaders {
 		w.wg.Add(1)
 		go w.uploadLoop()
 	}
 	return w
 }
+
+// smallBlob is the largest blob given scratch from Writer.smallBufs.
+const smallBlob = 256 << 10
+
+// scratchSize is the scratch a blob of n bytes needs: zstd's worst case
+// (n + n/256 + a little) and the codec byte, rounded up generously.
+func scratchSize(n int) int { return n + n/128 + 1<<12 }
 
 // SaveBlob stores data unless an identical blob is already stored or in
 // flight, and returns its id and whether it was added.
@@ -159,7 +173,11 @@ func (w *Writer) save(ctx context.Context, t BlobType, id crypto.ID, rawLen int,
 	w.mu.Unlock()
 	defer w.active.Done()
 
-	scratch := w.sealBufs.Get()
+	scratchPool := w.sealBufs
+	if rawLen <= smallBlob {
+		scratchPool = w.smallBufs
+	}
+	scratch := scratchPool.Get()
 	plain := encode(scratch)
 	need := crypto.Overhead + len(plain)
 
@@ -196,7 +214,7 @@ func (w *Writer) save(ctx context.Context, t BlobType, id crypto.ID, rawLen int,
 	w.mu.Unlock()
 
 	w.r.key.Seal(slot[:0], plain, nil)
-	w.sealBufs.Put(scratch)
+	scratchPool.Put(scratch)
 
 	w.mu.Lock()
 	pb.writers--
