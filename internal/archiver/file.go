@@ -290,11 +290,13 @@ func (a *archiver) saveContent(ctx context.Context, node *repository.Node, rd io
 // switch: system calls that cost a microsecond each on a virtual machine)
 // costs about as much as compressing it, and the readers saving small
 // files while the blob workers save large files' chunks keep both cores
-// busy when one of them waits in a cgo call. Initial backup of the bench
+// busy when one of them waits in a cgo call. It is the writer's
+// repository.SmallBlob, so the extra savers take small scratch buffers
+// (with 4 MiB ones peak RSS rose 28 MiB). Initial backup of the bench
 // corpus (25,000 small files), three sets of 8 alternating pairs: −4.2%,
 // −5.2% and −2.0% (medians of the pairs' differences), faster in 23 of
 // 24, peak RSS 5–11 MiB lower (docs/benchmarks.md).
-const inlineMax = 256 << 10
+const inlineMax = repository.SmallBlob
 
 // chunkContent cuts the stream of ck into chunks and queues them for the
 // blob workers, or saves them itself if inline is set (see inlineMax). It

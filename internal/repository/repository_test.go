@@ -151,7 +151,7 @@ func TestConcurrentSaveAroundScratchSizes(t *testing.T) {
 	ctx := context.Background()
 	repo, be := initMem(t, testOpts)
 	w := repo.NewWriter(ctx)
-	sizes := []int{64, 12 << 10, 256<<10 - 1, 256 << 10, 256<<10 + 1, 1 << 20}
+	sizes := []int{64, 12 << 10, repository.SmallBlob - 1, repository.SmallBlob, repository.SmallBlob + 1, 1 << 20}
 	blobs := saveConcurrently(t, w, 6, len(sizes), func(g, i int) (repository.BlobType, []byte) {
 		seed, n := uint64(g*100+i), sizes[i]
 		data := testutil.RandBytes(seed, n)

@@ -45,8 +45,8 @@ type Writer struct {
 	uploads  chan *packBuilder
 	wg       sync.WaitGroup
 	packBufs *bufpool.Pool
-	sealBufs *bufpool.Pool // scratch for blobs larger than smallBlob
-	// smallBufs is scratch for blobs of at most smallBlob bytes: a
+	sealBufs *bufpool.Pool // scratch for blobs larger than SmallBlob
+	// smallBufs is scratch for blobs of at most SmallBlob bytes: a
 	// backup's small files are saved by as many goroutines as read them
 	// (see archiver), and a scratch buffer sized for the largest chunk
 	// for each would cost megabytes per goroutine for a few KiB of data.
@@ -89,9 +89,9 @@ func (r *Repository) NewWriter(ctx context.Context) *Writer {
 	w.packBufs = bufpool.NewPrepared(max(r.cfg.PackSize, r.cfg.Chunker.Max+crypto.Overhead+1)+packHeaderRoom, uploaders+2,
 		func(b []byte) { hugepage.Advise(b, r.cfg.PackSize) })
 	// Scratch for one compressed blob: zstd's bound for the largest chunk,
-	// or for smallBlob.
+	// or for SmallBlob.
 	w.sealBufs = bufpool.New(scratchSize(r.cfg.Chunker.Max), runtime.GOMAXPROCS(0)+1)
-	w.smallBufs = bufpool.New(scratchSize(smallBlob), 2*runtime.GOMAXPROCS(0)+1)
+	w.smallBufs = bufpool.New(scratchSize(SmallBlob), 2*runtime.GOMAXPROCS(0)+1)
 	for range uploaders {
 		w.wg.Add(1)
 		go w.uploadLoop()
@@ -99,8 +99,10 @@ func (r *Repository) NewWriter(ctx context.Context) *Writer {
 	return w
 }
 
-// smallBlob is the largest blob given scratch from Writer.smallBufs.
-const smallBlob = 256 << 10
+// SmallBlob is the largest blob given scratch from Writer.smallBufs: a
+// caller may save blobs up to this size from many goroutines at once
+// without each holding a scratch buffer for the largest chunk.
+const SmallBlob = 256 << 10
 
 // scratchSize is the scratch a blob of n bytes needs: zstd's worst case
 // (n + n/256 + a little) and the codec byte, rounded up generously.
@@ -174,7 +176,7 @@ func (w *Writer) save(ctx context.Context, t BlobType, id crypto.ID, rawLen int,
 	defer w.active.Done()
 
 	scratchPool := w.sealBufs
-	if rawLen <= smallBlob {
+	if rawLen <= SmallBlob {
 		scratchPool = w.smallBufs
 	}
 	scratch := scratchPool.Get()

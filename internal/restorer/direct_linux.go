@@ -20,7 +20,6 @@ import (
 // also preallocated, so their direct writes need not take turns (see
 // prealloc).
 const (
-	directAlign    = 4096    // offset, length and memory alignment every Linux file system accepts
 	directMinFile  = 1 << 20 // smaller files are written through the page cache
 	directMinWrite = 64 << 10
 	directBufSize  = 1 << 20 // staging buffer for data not aligned in memory
@@ -135,8 +134,6 @@ func (d *directIO) putBuf(b []byte) {
 func aligned(b []byte) bool {
 	return uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign == 0
 }
-
-func alignUp(off int64) int64 { return (off + directAlign - 1) &^ (directAlign - 1) }
 
 // Preallocated large files. A direct write that extends a file or fills a
 // hole takes the file's lock exclusively until the disk has the data, so
@@ -284,5 +281,3 @@ func (d *directIO) putEdgeBuf(b []byte) {
 	d.edgeBufs.Add(-1)
 	edgeBufPool.Put(b)
 }
-
-func alignDown(off int64) int64 { return off &^ (directAlign - 1) }

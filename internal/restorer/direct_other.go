@@ -23,6 +23,3 @@ func (*directIO) prealloc(int, int64) *edgeSet { return nil }
 func (p pfile) writeAssembled([]byte, int64) error { return errors.ErrUnsupported }
 
 func (p pfile) flushEdges() error { return nil }
-
-// alignUp rounds off up to a whole 4 KiB block.
-func alignUp(off int64) int64 { return (off + 4095) &^ 4095 }
